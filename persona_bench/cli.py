@@ -1,0 +1,55 @@
+"""``persona-bench``: one ``main(argv) -> int`` and its subcommands.
+
+Each subcommand lives in the module that owns it, which provides ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. This module only wires them up and turns a
+``UserError`` into one line on stderr and its exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from persona_bench import __version__
+from persona_bench.errors import UserError
+
+# subcommand -> module; imported when the parser is built (modules import heavy things lazily)
+COMMANDS: dict[str, str] = {
+    "classify": "classifier.cli",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with one subparser per entry of ``COMMANDS``."""
+    parser = argparse.ArgumentParser(
+        prog="persona-bench",
+        description="Reference persona classifier and validation harness.",
+    )
+    parser.add_argument("--version", action="version", version=f"persona-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sp = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(sp)
+        sp.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, run the subcommand, map a ``UserError`` to its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args))
+    except UserError as exc:
+        print(f"persona-bench {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"persona-bench {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

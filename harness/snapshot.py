@@ -1,0 +1,296 @@
+"""Snapshot a live SQLite (WAL) database into a verified private copy, with a manifest.
+
+The source is opened only as ``file:SRC?mode=ro`` and copied with SQLite's online backup in one
+step (``pages=-1``): the copy is one consistent read transaction of the source, so it holds whole
+transactions only, and the harness never writes to, checkpoints or locks the source beyond that
+read. The copy is checked with ``PRAGMA integrity_check``, put in WAL mode, closed (so it is a
+single frozen file) and hashed. ``persona-bench snapshot SRC DEST`` runs this step alone.
+
+Facts behind the choices (../shared/NOTES-sqlite.md): a step-wise backup never finishes under a busy
+writer (every foreign commit restarts it); copying the db/-wal/-shm files gives corrupt copies; a
+read-write ``connect()`` checkpoints the source's WAL on close; ``connect()`` on a missing path
+creates it; ``quick_check`` misses corruption that ``integrity_check`` catches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sqlite3
+import struct
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harness import HarnessError
+
+HELP = "Copy a live SQLite database (read-only, online backup) into a verified snapshot."
+
+METHOD = "sqlite3 online backup (pages=-1) from a mode=ro connection"
+HEADER = b"SQLite format 3\x00"
+# the tables the job reads (SPEC section 1); counted in the manifest when present
+INPUT_TABLES = (
+    "wallets",
+    "trades_raw",
+    "markets",
+    "paper_trades",
+    "paper_positions",
+    "positions_snapshots",
+)
+DEFAULT_BUSY_TIMEOUT_S = 30.0  # production's busy timeout (SPEC section 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest:
+    """What was copied, from where, when and how; stored in results.json as ``snapshot``."""
+
+    source: str
+    source_size_bytes: int
+    source_wal_bytes: int
+    path: str
+    taken_at: str
+    method: str
+    page_size: int
+    page_count: int
+    size_bytes: int
+    sha256: str
+    integrity_check: str
+    duration_s: float
+    row_counts: dict[str, int] = field(default_factory=dict)
+    active_wallets: int | None = None
+    classified_wallets: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def check_sqlite_file(path: Path) -> int:
+    """Refuse what is not a whole SQLite file, without creating it; return its page size."""
+    if not path.exists():
+        raise HarnessError(f"source database {path} does not exist")
+    if path.is_dir():
+        raise HarnessError(f"source database {path} is a directory, expected a SQLite file")
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(100)
+    except OSError as exc:
+        raise HarnessError(f"cannot read source database {path}: {exc.strerror}") from exc
+    size = path.stat().st_size
+    if size == 0:
+        raise HarnessError(f"source database {path} is empty (0 bytes), expected a SQLite file")
+    if len(header) < 100 or header[:16] != HEADER:
+        raise HarnessError(f"{path} is not a SQLite database (bad header)")
+    (raw_page_size,) = struct.unpack(">H", header[16:18])
+    page_size = 65536 if raw_page_size == 1 else raw_page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        raise HarnessError(f"{path} is not a SQLite database (page size {raw_page_size})")
+    # the in-header page count is valid when "version-valid-for" equals the change counter
+    change_counter, pages, valid_for = (
+        struct.unpack(">I", header[24:28])[0],
+        struct.unpack(">I", header[28:32])[0],
+        struct.unpack(">I", header[92:96])[0],
+    )
+    if size % page_size or (valid_for == change_counter and size < pages * page_size):
+        raise HarnessError(
+            f"source database {path} is truncated ({size} bytes, header says "
+            f"{pages} pages of {page_size})"
+        )
+    return page_size
+
+
+def _connect_ro(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
+    """A read-only connection that can never create, write or checkpoint the file."""
+    uri = path.resolve().as_uri() + "?mode=ro"
+    return sqlite3.connect(uri, uri=True, timeout=busy_timeout_s, isolation_level=None)
+
+
+def _sqlite_message(exc: sqlite3.Error) -> str:
+    name = getattr(exc, "sqlite_errorname", None)
+    return f"{exc} ({name})" if name else str(exc)
+
+
+def _backup(src: Path, dest: Path, busy_timeout_s: float) -> None:
+    """One-step online backup; a source locked for longer than the timeout is an error."""
+    start = time.monotonic()
+
+    def progress(status: int, remaining: int, total: int) -> None:
+        # CPython retries SQLITE_BUSY/LOCKED forever; give up after the busy timeout
+        busy = status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+        if busy and time.monotonic() - start > busy_timeout_s:
+            raise TimeoutError
+
+    source = _connect_ro(src, busy_timeout_s)
+    target = sqlite3.connect(dest, isolation_level=None)
+    try:
+        # a first read surfaces NOTADB/CORRUPT/BUSY (after the busy timeout) with a clear message
+        source.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        source.backup(target, pages=-1, progress=progress, sleep=0.05)
+    except TimeoutError:
+        raise HarnessError(
+            f"source database {src} stayed locked for more than {busy_timeout_s:g} s; "
+            "try again when its writer is between transactions"
+        ) from None
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise HarnessError(
+                f"source database {src} stayed locked for more than {busy_timeout_s:g} s "
+                f"({_sqlite_message(exc)})"
+            ) from None
+        raise HarnessError(f"cannot read source database {src}: {_sqlite_message(exc)}") from None
+    except sqlite3.DatabaseError as exc:
+        raise HarnessError(f"cannot read source database {src}: {_sqlite_message(exc)}") from None
+    finally:
+        source.close()
+        target.close()
+
+
+def _table_names(conn: sqlite3.Connection) -> set[str]:
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {r[0] for r in rows}
+
+
+def _count_wallets(conn: sqlite3.Connection, tables: set[str]) -> tuple[int | None, int | None]:
+    """Active wallets, and wallets that already have a persona or an exclusion."""
+    active = None
+    if "wallets" in tables:
+        try:
+            active = conn.execute("SELECT count(*) FROM wallets WHERE is_active = 1").fetchone()[0]
+        except sqlite3.OperationalError:  # no is_active column: the job will refuse it anyway
+            active = None
+    parts = [
+        f"SELECT proxy_wallet FROM {t}"
+        for t in ("wallet_personas", "wallet_exclusions")
+        if t in tables
+    ]
+    classified = 0
+    if parts:
+        sql = f"SELECT count(*) FROM ({' UNION '.join(parts)})"
+        classified = conn.execute(sql).fetchone()[0]
+    return active, classified
+
+
+def _verify(dest: Path) -> tuple[str, int, int, dict[str, int], int | None, int | None]:
+    """Integrity-check the copy, switch it to WAL mode, collect counts; the file ends closed."""
+    conn = sqlite3.connect(dest, isolation_level=None)
+    try:
+        rows = conn.execute("PRAGMA integrity_check").fetchall()
+        result = "\n".join(str(r[0]) for r in rows)
+        if result != "ok":
+            raise HarnessError(f"snapshot {dest} failed integrity_check: {result.splitlines()[0]}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        page_count = conn.execute("PRAGMA page_count").fetchone()[0]
+        tables = _table_names(conn)
+        counts = {
+            t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+            for t in INPUT_TABLES
+            if t in tables
+        }
+        active, classified = _count_wallets(conn, tables)
+    except sqlite3.DatabaseError as exc:
+        raise HarnessError(f"snapshot {dest} is unusable: {_sqlite_message(exc)}") from None
+    finally:
+        conn.close()  # the last connection: SQLite checkpoints and removes -wal and -shm
+    return result, page_size, page_count, counts, active, classified
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def take_snapshot(
+    src: Path, dest: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
+) -> Manifest:
+    """Copy ``src`` into the new file ``dest`` consistently and verify it; ``src`` is read only."""
+    src, dest = Path(src), Path(dest)
+    check_sqlite_file(src)
+    if dest.exists():
+        raise HarnessError(f"snapshot destination {dest} already exists")
+    if not dest.parent.is_dir():
+        raise HarnessError(f"snapshot destination folder {dest.parent} does not exist")
+    if dest.resolve() == src.resolve():
+        raise HarnessError("snapshot destination is the source")
+    wal = src.with_name(src.name + "-wal")
+    source_size = src.stat().st_size
+    source_wal = wal.stat().st_size if wal.exists() else 0
+    taken_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    start = time.monotonic()
+    try:
+        _backup(src, dest, busy_timeout_s)
+        integrity, page_size, page_count, counts, active, classified = _verify(dest)
+    except BaseException:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(dest) + suffix).unlink(missing_ok=True)
+        raise
+    duration = time.monotonic() - start
+    return Manifest(
+        source=str(src.resolve()),
+        source_size_bytes=source_size,
+        source_wal_bytes=source_wal,
+        path=str(dest.resolve()),
+        taken_at=taken_at,
+        method=METHOD,
+        page_size=page_size,
+        page_count=page_count,
+        size_bytes=dest.stat().st_size,
+        sha256=sha256_file(dest),
+        integrity_check=integrity,
+        duration_s=round(duration, 6),
+        row_counts=counts,
+        active_wallets=active,
+        classified_wallets=classified,
+    )
+
+
+def manifest_path(dest: Path) -> Path:
+    """Where ``persona-bench snapshot`` writes the manifest: next to the copy."""
+    return dest.with_name(dest.name + ".manifest.json")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``snapshot SRC DEST [--busy-timeout S]``."""
+    parser.add_argument("src", type=Path, help="the live source database (opened read-only)")
+    parser.add_argument("dest", type=Path, help="the new snapshot file (must not exist)")
+    parser.add_argument(
+        "--busy-timeout",
+        type=_positive_float,
+        default=DEFAULT_BUSY_TIMEOUT_S,
+        metavar="S",
+        help=f"how long to wait for a locked source (default {DEFAULT_BUSY_TIMEOUT_S:g} s)",
+    )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds (got {text!r})") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0 (got {text!r})")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    """Take the snapshot, write ``DEST.manifest.json`` and print the manifest."""
+    manifest = take_snapshot(args.src, args.dest, busy_timeout_s=args.busy_timeout)
+    text = json.dumps(manifest.to_dict(), indent=2)
+    manifest_path(args.dest).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    print(
+        f"snapshot {args.dest}: {manifest.size_bytes} bytes, integrity ok, "
+        f"{manifest.duration_s:.2f} s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+__all__ = ["Manifest", "check_sqlite_file", "manifest_path", "sha256_file", "take_snapshot"]

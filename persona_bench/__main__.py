@@ -4,4 +4,6 @@ import sys
 
 from persona_bench.cli import main
 
-sys.exit(main())
+# The guard matters: worker processes (forkserver, spawn) import the main module.
+if __name__ == "__main__":
+    sys.exit(main())

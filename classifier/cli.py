@@ -1,0 +1,117 @@
+"""``persona-bench classify``: run the job on a database and print its summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from classifier.config import BACKENDS, load_config
+from classifier import pipeline
+from classifier.pipeline import COUNTERS, RunOptions
+from persona_bench.errors import EXIT_OK, UserError
+
+HELP = "run the persona classification job on a database (serial or parallel)"
+
+
+def parse_now(text: str) -> int:
+    """``--now``: unix seconds, or an ISO-8601 date/time (UTC unless it says otherwise)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected unix seconds or an ISO-8601 time (got {text!r})"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp())
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 (got {text!r})") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 (got {text!r})")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0 (got {text!r})") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0 (got {text!r})")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", required=True, type=Path, help="the SQLite database (WAL)")
+    parser.add_argument("--config", type=Path, help="TOML file with a [personas] table")
+    parser.add_argument("--now", type=parse_now, help="the run's clock: unix seconds or ISO-8601")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run after its last committed chunk")
+    parser.add_argument("--tasks", type=non_negative_int,
+                        help="feature workers (0 = serial; default: the config's parallel_tasks)")
+    parser.add_argument("--serial", action="store_true", help="the serial path (= --tasks 0)")
+    parser.add_argument("--backend", choices=BACKENDS, help="kind of worker (default: config)")
+    parser.add_argument("--busy-timeout", type=positive_float, default=30.0,
+                        help="seconds to wait for a locked database (default 30)")
+    parser.add_argument("--task-timeout", type=positive_float,
+                        help="seconds after which a feature job counts as hung (default: none)")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM (a harness timeout, a service stop) ends the run like Ctrl-C: job_status 'failed'.
+    raise SystemExit(128 + signum)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.serial and args.tasks:
+        raise UserError(f"--serial and --tasks {args.tasks} contradict each other")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    signal.signal(signal.SIGTERM, _terminate)
+    opts = RunOptions(
+        db_path=args.db,
+        config=load_config(args.config),
+        now=args.now,
+        tasks=0 if args.serial else args.tasks,
+        backend=args.backend,
+        resume=args.resume,
+        busy_timeout=args.busy_timeout,
+        task_timeout=args.task_timeout,
+    )
+    summary = pipeline.run(opts)
+    if args.json:
+        print(json.dumps(summary, separators=(",", ":")))
+    else:
+        print(format_summary(summary))
+    return EXIT_OK
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The seed's "Results" list, plus unclassified, errors, wall and CPU time."""
+    c = summary["counters"]
+    mode = summary["mode"] + (f" ({summary['tasks']} {summary['backend']} workers)"
+                              if summary["mode"] == "parallel" else "")
+    lines = [f"persona classification at {summary['now_iso']} UTC, {mode}"]
+    if summary["skipped"]:
+        lines.append(f"- skipped: {summary['skipped']} ({summary['total']} active wallets)")
+    lines += [f"- {key}: {c[key]:,}" for key in COUNTERS]
+    lines.append(f"- wall time: {summary['wall_s']:.2f} s, CPU time: {summary['cpu_s']:.2f} s")
+    if summary["workers"]["events"]:
+        lines += [f"- worker fault: {e}" for e in summary["workers"]["events"]]
+    return "\n".join(lines)

@@ -1,0 +1,435 @@
+"""One classification run (SPEC section 2): chunks -> Stage 1 -> features -> Stage 2 -> writes.
+
+The writer walks active wallets in byte order, ``chunk_size`` at a time. Stage 1 is one
+set-based query per chunk; only its passers get features, computed inline (serial) or on a pool
+that is fed ahead of the writer (bounded) so workers never wait at chunk boundaries. Each chunk's
+writes and its ``job_status`` progress row commit in one transaction, in wallet order, whatever
+the path: the output is identical, and ``resume`` continues after the last committed chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+import time
+from collections import deque
+from concurrent.futures import CancelledError, Executor, Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from classifier import store
+from classifier.config import PersonaConfig
+from classifier.executor import (
+    JobParams,
+    WalletResult,
+    compute_wallet,
+    feature_job,
+    kill_workers,
+    make_executor,
+    reap_forkserver,
+)
+from classifier.stage1 import Stage1Outcome, stage1
+from classifier.stage2 import Decision, classify
+from persona_bench import __version__
+from persona_bench.errors import UserError
+
+log = logging.getLogger("classifier")
+
+COUNTERS = (
+    "processed", "stage1_no_trades", "stage1_other", "stage2_excluded", "suitable",
+    "unclassified", "errors",
+)
+READY_MIN_AGE_S = 7 * 86_400  # readiness gate: a first trade at least 7 days before now
+MAX_POOL_RESTARTS = 2
+MAX_CHUNKS_AHEAD = 64
+FAILURES_IN_SUMMARY = 100
+
+
+class ResumeError(UserError):
+    """``--resume`` found no interrupted run it may continue."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """How to run the job; the config decides what it computes."""
+
+    db_path: Path
+    config: PersonaConfig = field(default_factory=PersonaConfig)
+    now: int | None = None  # None: the wall clock, read once
+    tasks: int | None = None  # None: the config decides; 0: serial
+    backend: str | None = None  # None: the config's parallel_backend
+    resume: bool = False
+    busy_timeout: float = 30.0
+    task_timeout: float | None = None  # a feature job running longer is a hung worker
+
+    def mode(self) -> tuple[int, str]:
+        """(tasks, backend): tasks 0 means the serial path."""
+        tasks = self.tasks
+        if tasks is None:
+            tasks = self.config.parallel_tasks if self.config.parallel_enabled else 0
+        return tasks, self.backend or self.config.parallel_backend
+
+
+def format_ts(now: int) -> str:
+    """The one timestamp format every row of a run carries (UTC, milliseconds .000)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S.000", time.gmtime(now))
+
+
+@dataclass
+class _Chunk:
+    outcomes: list[Stage1Outcome]
+    jobs: dict[str, Future[WalletResult]]
+
+
+@dataclass
+class _Run:
+    """Mutable state of one run; everything the summary reports."""
+
+    opts: RunOptions
+    conn: Any
+    now: int
+    tasks: int
+    backend: str | None
+    executor: Executor | None
+    owns_executor: bool
+    counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
+    phases: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(("stage1_s", "features_s", "classify_s", "write_s"), 0.0)
+    )
+    failures: list[dict[str, str]] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    busy_s: float = 0.0
+    pool_restarts: int = 0
+    recomputed: int = 0
+    pool_dead: bool = False
+    resumes: int = 0
+    total: int = 0
+
+    @property
+    def cfg(self) -> PersonaConfig:
+        return self.opts.config
+
+    @property
+    def ts(self) -> str:
+        return format_ts(self.now)
+
+    def meta(self, **extra: Any) -> dict[str, Any]:
+        """job_status metadata: SPEC's keys first, then what a resume needs."""
+        out: dict[str, Any] = {**self.counters, "total": self.total, **extra}
+        out.update(now=self.now, config_hash=self.cfg.result_hash())
+        if self.resumes:
+            out["resumes"] = self.resumes
+        return out
+
+
+def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
+    """Classify every active wallet of ``opts.db_path``; return the run summary.
+
+    ``executor``: any ``concurrent.futures.Executor`` to compute features on (a Dask
+    ``Client.get_executor()``, say); it is used as given and not shut down.
+    """
+    wall0, cpu0 = time.perf_counter(), _cpu_s()
+    conn = store.open_writer(opts.db_path, opts.busy_timeout)
+    tasks, backend = opts.mode()
+    if executor is not None:
+        tasks, backend = max(tasks, getattr(executor, "_max_workers", 1) or 1), "custom"
+    prior = store.job_row(conn) if opts.resume else None
+    resume_meta = _check_resume(prior, opts) if opts.resume else None
+    now = int(resume_meta["now"]) if resume_meta else (
+        opts.now if opts.now is not None else int(time.time())
+    )
+    state = _Run(opts, conn, now, tasks, backend if tasks else None, executor, executor is None)
+    try:
+        final_meta = _run(state, resume_meta)
+    except BaseException as exc:
+        _mark_failed(state, exc)
+        raise
+    finally:
+        if state.owns_executor and state.executor is not None:
+            state.executor.shutdown(wait=not state.pool_dead, cancel_futures=True)
+            if state.backend == "process":
+                reap_forkserver()
+    wall = time.perf_counter() - wall0
+    store.begin(conn)
+    store.write_job_status(
+        conn, state.ts, status="idle", duration_ms=round(wall * 1000), last_error=None,
+        metadata=final_meta,
+    )
+    store.commit(conn)
+    conn.close()
+    skipped = final_meta.get("skipped")
+    return _summary(state, skipped, wall, _cpu_s() - cpu0)
+
+
+def _mark_failed(state: _Run, exc: BaseException) -> None:
+    """status failed and last_error; the last committed progress stays for a resume."""
+    try:
+        store.rollback(state.conn)
+        store.begin(state.conn)
+        store.write_job_status(
+            state.conn, state.ts, status="failed", last_error=f"{type(exc).__name__}: {exc}"
+        )
+        store.commit(state.conn)
+    except Exception as inner:  # the database itself may be what failed
+        log.error("persona_classification: could not record the failure: %s", inner)
+
+
+def _check_resume(prior: dict[str, Any] | None, opts: RunOptions) -> dict[str, Any]:
+    """The interrupted run's metadata, after checking that this run may continue it."""
+    if prior is None:
+        raise ResumeError("nothing to resume: job_status has no persona_classification row")
+    if prior["status"] == "idle":
+        raise ResumeError("nothing to resume: the last run completed (status idle)")
+    try:
+        meta = json.loads(prior["metadata"] or "")
+        now, config_hash = int(meta["now"]), meta["config_hash"]
+    except (ValueError, KeyError, TypeError):
+        raise ResumeError(
+            "nothing to resume: the interrupted run's metadata has no now/config_hash"
+        ) from None
+    if opts.now is not None and opts.now != now:
+        raise ResumeError(f"--now {opts.now} differs from the interrupted run's now ({now})")
+    if config_hash != opts.config.result_hash():
+        raise ResumeError(
+            f"the config differs from the interrupted run's (expected hash {config_hash[:12]},"
+            f" got {opts.config.result_hash()[:12]})"
+        )
+    return dict(meta)
+
+
+def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
+    """The body of a run; returns the final job_status metadata."""
+    conn, cfg = state.conn, state.cfg
+    wallets = store.active_wallets(conn)
+    state.total = len(wallets)
+    last_wallet = None
+    if resume_meta is not None:
+        state.resumes = int(resume_meta.get("resumes", 0)) + 1
+        last_wallet = resume_meta.get("last_wallet")
+        if last_wallet is not None:
+            for key in COUNTERS:
+                state.counters[key] = int(resume_meta.get(key, 0))
+            wallets = [w for w in wallets if w > last_wallet]
+
+    store.begin(conn)
+    store.write_job_status(
+        conn, state.ts, status="running", last_run_at=state.ts, last_error=None,
+        metadata=state.meta(phase="starting"),
+    )
+    store.commit(conn)
+
+    if last_wallet is None:
+        skipped = _gate(state)
+        if skipped is not None:
+            return skipped
+
+    params = JobParams(str(state.opts.db_path.resolve()), state.now, cfg.window_days,
+                       state.opts.busy_timeout)
+    if state.tasks and state.executor is None:
+        state.executor = make_executor(state.backend or "process", state.tasks, params)
+    _loop(state, wallets, params)
+    return state.meta(classified=state.counters["processed"], completed=True)
+
+
+def _gate(state: _Run) -> dict[str, Any] | None:
+    """SPEC 2.3: the final metadata when no wallet can be classified yet, else None."""
+    cfg, conn = state.cfg, state.conn
+    if state.total == 0:
+        meta: dict[str, Any] = {"classified": 0, "skipped": "no wallets"}
+    elif not store.has_ready_wallet(conn, cfg.stage1_min_total_trades, state.now - READY_MIN_AGE_S):
+        meta = {
+            "classified": 0, "skipped": "insufficient trade history", "total_wallets": state.total,
+            "min_trades_required": cfg.stage1_min_total_trades, "min_tracking_days": 7,
+        }
+    else:
+        return None
+    return meta
+
+
+def _loop(state: _Run, wallets: list[str], params: JobParams) -> None:
+    """Plan chunks ahead of the writer (bounded), then write each chunk in order."""
+    size = state.cfg.chunk_size
+    starts = iter(range(0, len(wallets), size))
+    pending: deque[_Chunk] = deque()
+    max_inflight = 4 * state.tasks
+    inflight = 0
+    while True:
+        while not pending or (
+            state.executor is not None
+            and inflight < max_inflight
+            and len(pending) < MAX_CHUNKS_AHEAD
+        ):
+            start = next(starts, None)
+            if start is None:
+                break
+            chunk = _plan(state, wallets[start : start + size], params)
+            inflight += len(chunk.jobs)
+            pending.append(chunk)
+        if not pending:
+            return
+        chunk = pending.popleft()
+        inflight -= len(chunk.jobs)
+        _write_chunk(state, chunk, _collect(state, chunk, params))
+
+
+def _plan(state: _Run, wallets: list[str], params: JobParams) -> _Chunk:
+    """Stage 1 for a chunk, and its passers' feature jobs submitted to the pool."""
+    t0 = time.perf_counter()
+    outcomes = [stage1(s, state.now, state.cfg) for s in store.stage1_summaries(state.conn, wallets)]
+    jobs: dict[str, Future[WalletResult]] = {}
+    if state.executor is not None and not state.pool_dead:
+        for o in outcomes:
+            if o.passed:
+                jobs[o.wallet] = state.executor.submit(feature_job, o.wallet, params)
+    state.phases["stage1_s"] += time.perf_counter() - t0
+    return _Chunk(outcomes, jobs)
+
+
+def _collect(state: _Run, chunk: _Chunk, params: JobParams) -> dict[str, WalletResult]:
+    """Every passer's features: from its future, or computed here (serial, or recomputed)."""
+    t0 = time.perf_counter()
+    results: dict[str, WalletResult] = {}
+    for o in chunk.outcomes:
+        if not o.passed:
+            continue
+        future = chunk.jobs.get(o.wallet)
+        result = _result_of(state, future) if future is not None else None
+        if result is None:
+            if future is not None:
+                state.recomputed += 1
+            result = compute_wallet(state.conn, o.wallet, params)
+        else:
+            state.busy_s += result.busy_s
+        results[o.wallet] = result
+    state.phases["features_s"] += time.perf_counter() - t0
+    return results
+
+
+def _result_of(state: _Run, future: Future[WalletResult]) -> WalletResult | None:
+    """The future's result, or None when its worker died or hung (the wallet is recomputed)."""
+    if state.pool_dead and not future.done():
+        return None
+    try:
+        return future.result(timeout=state.opts.task_timeout)
+    except (BrokenProcessPool, CancelledError) as exc:
+        _pool_failed(state, f"worker pool broken ({type(exc).__name__}: {exc})")
+    except FutureTimeout:
+        _pool_failed(state, f"a feature job ran over {state.opts.task_timeout:g} s (hung worker)")
+    return None
+
+
+def _pool_failed(state: _Run, why: str) -> None:
+    """Retire the pool; start a fresh one unless it failed too often or is not ours."""
+    if state.pool_dead or state.executor is None:
+        return
+    log.warning("persona_classification: %s; recomputing its wallets serially", why)
+    state.events.append(why)
+    kill_workers(state.executor)
+    state.pool_dead = True
+    if state.owns_executor and state.pool_restarts < MAX_POOL_RESTARTS:
+        state.pool_restarts += 1
+        params = JobParams(str(state.opts.db_path.resolve()), state.now, state.cfg.window_days,
+                           state.opts.busy_timeout)
+        state.executor = make_executor(state.backend or "process", state.tasks, params)
+        state.pool_dead = False
+        # futures already handed to the dead pool are recomputed; new chunks use the new pool
+        state.events.append(f"started a new worker pool ({state.pool_restarts})")
+
+
+def _write_chunk(state: _Run, chunk: _Chunk, results: dict[str, WalletResult]) -> None:
+    """Stage 2 and every write of one chunk, plus its progress row, in one transaction."""
+    t0 = time.perf_counter()
+    decisions: dict[str, Decision] = {}
+    for o in chunk.outcomes:
+        res = results.get(o.wallet)
+        if res is not None and res.features is not None:
+            decisions[o.wallet] = classify(res.features, o.age_days, state.cfg)
+    t1 = time.perf_counter()
+    state.phases["classify_s"] += t1 - t0
+
+    conn, ts, counters = state.conn, state.ts, dict(state.counters)
+    failures = []
+    store.begin(conn)
+    for o in chunk.outcomes:
+        if not o.passed:
+            assert o.reason is not None and o.counter is not None
+            store.write_exclusion(conn, o.wallet, o.reason, o.metric_value, o.threshold, ts)
+            counters[o.counter] += 1
+            counters["processed"] += 1
+            continue
+        store.clear_stage1_exclusions(conn, o.wallet)
+        res = results[o.wallet]
+        if res.error is not None:
+            log.warning("persona_classification: wallet %s: features failed: %s", o.wallet, res.error)
+            failures.append({"wallet": o.wallet, "error": res.error})
+            counters["errors"] += 1
+            continue
+        d = decisions[o.wallet]
+        for change in d.traits:
+            store.write_trait(conn, o.wallet, change.key, change.value, ts)
+        if d.kind == "excluded":
+            assert d.label is not None
+            store.write_exclusion(conn, o.wallet, d.label, d.value, d.threshold, ts)
+        elif d.kind == "suitable":
+            assert d.label is not None and d.value is not None
+            store.write_persona(conn, o.wallet, d.label, d.value, ts)
+        counters[d.counter] += 1
+        if d.kind != "unclassified":
+            counters["processed"] += 1
+    saved, state.counters = state.counters, counters
+    store.write_job_status(
+        conn, ts, metadata=state.meta(phase="classifying", last_wallet=chunk.outcomes[-1].wallet)
+    )
+    try:
+        store.commit(conn)
+    except BaseException:
+        state.counters = saved
+        raise
+    state.failures.extend(failures)
+    state.phases["write_s"] += time.perf_counter() - t1
+
+
+def _cpu_s() -> float:
+    """User + system CPU of this process and its waited-for children."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+def _summary(state: _Run, skipped: str | None, wall: float, cpu: float) -> dict[str, Any]:
+    """The run summary (``classify --json``; format in docs/contracts.md)."""
+    phases = {k: round(v, 6) for k, v in state.phases.items()}
+    phases["other_s"] = round(max(wall - sum(state.phases.values()), 0.0), 6)
+    return {
+        "schema": "persona-bench.classify/1",
+        "version": __version__,
+        "db": str(state.opts.db_path),
+        "now": state.now,
+        "now_iso": state.ts,
+        "config_hash": state.cfg.result_hash(),
+        "config": state.cfg.as_dict(),
+        "mode": "parallel" if state.tasks else "serial",
+        "backend": state.backend,
+        "tasks": state.tasks,
+        "resumed": state.resumes > 0,
+        "skipped": skipped,
+        "total": state.total,
+        "counters": dict(state.counters),
+        "failures": state.failures[:FAILURES_IN_SUMMARY],
+        "phases": phases,
+        "wall_s": round(wall, 6),
+        "cpu_s": round(cpu, 6),
+        "workers": {
+            "busy_s": round(state.busy_s, 6),
+            "utilization": round(state.busy_s / (state.tasks * wall), 4) if state.tasks else 0.0,
+            "pool_restarts": state.pool_restarts,
+            "recomputed": state.recomputed,
+            "events": state.events,
+        },
+    }

@@ -1,0 +1,319 @@
+"""All of the job's SQL: opening the database, schema checks, reads and one-chunk writes.
+
+The writer opens the database read-write (WAL, foreign keys, busy timeout) and never creates a
+missing file. Feature workers open it read-only (``mode=ro``), one connection each.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from classifier.features import Trade, WalletInputs, check_trade_row
+from classifier.stage1 import WalletSummary
+from persona_bench.errors import UserError
+
+JOB_NAME = "persona_classification"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "wallets": ("proxy_wallet", "discovered_from", "discovered_at", "is_active"),
+    "trades_raw": ("id", "proxy_wallet", "condition_id", "side", "size", "price", "timestamp"),
+    "markets": ("condition_id", "title", "category"),
+    "paper_trades": ("proxy_wallet", "status", "pnl", "created_at"),
+    "paper_positions": ("proxy_wallet", "condition_id"),
+    "positions_snapshots": ("id", "proxy_wallet", "condition_id", "cash_pnl", "snapshot_at"),
+}
+
+OUTPUT_DDL: dict[str, str] = {
+    "wallet_personas": """CREATE TABLE IF NOT EXISTS wallet_personas (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, proxy_wallet TEXT NOT NULL, persona TEXT NOT NULL,
+        confidence REAL NOT NULL, feature_values_json TEXT, classified_at TEXT NOT NULL,
+        UNIQUE(proxy_wallet, classified_at))""",
+    "wallet_exclusions": """CREATE TABLE IF NOT EXISTS wallet_exclusions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, proxy_wallet TEXT NOT NULL, reason TEXT NOT NULL,
+        metric_value REAL, threshold REAL, excluded_at TEXT NOT NULL,
+        UNIQUE(proxy_wallet, reason))""",
+    "wallet_persona_traits": """CREATE TABLE IF NOT EXISTS wallet_persona_traits (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, proxy_wallet TEXT NOT NULL, trait_key TEXT NOT NULL,
+        trait_value TEXT NOT NULL, computed_at TEXT NOT NULL, UNIQUE(proxy_wallet, trait_key))""",
+    "job_status": """CREATE TABLE IF NOT EXISTS job_status (
+        job_name TEXT PRIMARY KEY, status TEXT NOT NULL, last_run_at TEXT, duration_ms INTEGER,
+        last_error TEXT, metadata TEXT, updated_at TEXT NOT NULL)""",
+}
+OUTPUT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "wallet_personas": ("id", "proxy_wallet", "persona", "confidence", "classified_at"),
+    "wallet_exclusions": ("id", "proxy_wallet", "reason", "metric_value", "threshold",
+                          "excluded_at"),
+    "wallet_persona_traits": ("id", "proxy_wallet", "trait_key", "trait_value", "computed_at"),
+    "job_status": ("job_name", "status", "last_run_at", "duration_ms", "last_error", "metadata",
+                   "updated_at"),
+}
+
+
+class DatabaseError(UserError):
+    """The database is missing, not SQLite, corrupt, locked, or lacks a table or column."""
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Refuse, before any connect (which would create a missing file), what is not a database."""
+    if not path.exists():
+        raise DatabaseError(f"database {path} does not exist")
+    if path.is_dir():
+        raise DatabaseError(f"database {path} is a directory (expected a SQLite file)")
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(100)
+    except OSError as exc:
+        raise DatabaseError(f"database {path} cannot be read: {exc.strerror}") from None
+    if not header:
+        raise DatabaseError(f"database {path} is an empty file (expected a SQLite database)")
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        raise DatabaseError(f"database {path} is not a SQLite database (bad header)")
+
+
+def describe_sqlite_error(path: Path, exc: sqlite3.Error, busy_timeout: float) -> str:
+    """One line for a SQLite error met while opening or checking ``path``."""
+    name = getattr(exc, "sqlite_errorname", "")
+    if name.startswith("SQLITE_BUSY") or "locked" in str(exc):
+        return f"database {path} is locked by another process (waited {busy_timeout:g} s)"
+    if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT") or "malformed" in str(exc):
+        return f"database {path} is corrupt or truncated ({name or exc})"
+    return f"database {path}: {name or type(exc).__name__}: {exc}"
+
+
+def open_writer(path: Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
+    """The job's read-write connection, schema checked and output tables created."""
+    check_sqlite_file(path)
+    try:
+        conn = sqlite3.connect(
+            f"file:{quote(str(path))}?mode=rw", uri=True, timeout=busy_timeout,
+            isolation_level=None,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        check_inputs(conn)
+        _ensure_outputs(conn)
+    except sqlite3.Error as exc:
+        raise DatabaseError(describe_sqlite_error(path, exc, busy_timeout)) from None
+    return conn
+
+
+def open_reader(path: Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
+    """A read-only connection for a feature worker (WAL allows many beside the writer)."""
+    conn = sqlite3.connect(
+        f"file:{quote(str(path))}?mode=ro", uri=True, timeout=busy_timeout,
+        check_same_thread=False,
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    return conn
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str] | None:
+    rows = conn.execute("SELECT name FROM pragma_table_info(?)", (table,)).fetchall()
+    return {r[0] for r in rows} if rows else None
+
+
+def check_inputs(conn: sqlite3.Connection) -> None:
+    """Refuse a database that lacks an input table or a used column, naming it."""
+    for table, needed in INPUT_COLUMNS.items():
+        have = _columns(conn, table)
+        if have is None:
+            raise DatabaseError(f"input table {table} is missing (expected the production schema)")
+        for col in needed:
+            if col not in have:
+                raise DatabaseError(f"column {table}.{col} is missing (expected in input table)")
+
+
+def _ensure_outputs(conn: sqlite3.Connection) -> None:
+    missing = [t for t in OUTPUT_DDL if _columns(conn, t) is None]
+    if missing:
+        conn.execute("BEGIN IMMEDIATE")
+        for table in missing:
+            conn.execute(OUTPUT_DDL[table])
+        conn.execute("COMMIT")
+    for table, needed in OUTPUT_COLUMNS.items():
+        have = _columns(conn, table) or set()
+        for col in needed:
+            if col not in have:
+                raise DatabaseError(f"column {table}.{col} is missing (expected in output table)")
+
+
+# -- reads -----------------------------------------------------------------------------------
+
+_NUMERIC_TS = "CASE WHEN typeof(timestamp) IN ('integer', 'real') THEN timestamp END"
+
+
+def active_wallets(conn: sqlite3.Connection) -> list[str]:
+    """Active wallets in byte order (BINARY collation), as the job walks them."""
+    rows = conn.execute(
+        "SELECT proxy_wallet FROM wallets WHERE is_active = 1"
+        " ORDER BY proxy_wallet COLLATE BINARY"
+    )
+    return [r[0] for r in rows]
+
+
+def has_ready_wallet(conn: sqlite3.Connection, min_trades: int, first_before: int) -> bool:
+    """Readiness gate: some active wallet has ``min_trades`` trades and an old enough first one."""
+    row = conn.execute(
+        f"""SELECT EXISTS (
+            SELECT 1 FROM wallets w
+            JOIN (SELECT proxy_wallet, COUNT(*) AS n, MIN({_NUMERIC_TS}) AS first_ts
+                  FROM trades_raw GROUP BY proxy_wallet) t ON t.proxy_wallet = w.proxy_wallet
+            WHERE w.is_active = 1 AND t.n >= ? AND t.first_ts <= ?)""",
+        (min_trades, first_before),
+    ).fetchone()
+    return bool(row[0])
+
+
+def stage1_summaries(conn: sqlite3.Connection, wallets: Sequence[str]) -> list[WalletSummary]:
+    """All-time count, first and last trade of each wallet, in the order given.
+
+    One set-based query per chunk on the (proxy_wallet, timestamp) index. First and last
+    consider numeric timestamps only: a text timestamp cannot be aged (it fails in features).
+    """
+    rows = conn.execute(
+        f"""SELECT proxy_wallet, COUNT(*), MIN({_NUMERIC_TS}), MAX({_NUMERIC_TS})
+            FROM trades_raw WHERE proxy_wallet IN (SELECT value FROM json_each(?))
+            GROUP BY proxy_wallet""",
+        (json.dumps(list(wallets)),),
+    )
+    found = {r[0]: r for r in rows}
+    out = []
+    for w in wallets:
+        r = found.get(w)
+        out.append(WalletSummary(w, r[1], r[2], r[3]) if r else WalletSummary(w, 0, None, None))
+    return out
+
+
+def wallet_inputs(
+    conn: sqlite3.Connection, wallet: str, cutoff: int, cutoff_text: str
+) -> WalletInputs:
+    """Every row the features of ``wallet`` need; raises FeatureError on a non-numeric trade."""
+    trades = []
+    for row in conn.execute(
+        """SELECT t.id, t.condition_id, t.side, t.size, t.price, t.timestamp,
+                  COALESCE(m.category, 'unknown')
+           FROM trades_raw t LEFT JOIN markets m ON m.condition_id = t.condition_id
+           WHERE t.proxy_wallet = ? AND t.timestamp >= ?
+           ORDER BY t.timestamp, t.id""",
+        (wallet, cutoff),
+    ):
+        check_trade_row(row)
+        trades.append(Trade(*row))
+    settled, paper_pnl = conn.execute(
+        """SELECT COUNT(*), SUM(pnl) FROM paper_trades
+           WHERE proxy_wallet = ? AND status != 'open' AND created_at >= ?""",
+        (wallet, cutoff_text),
+    ).fetchone()
+    (snapshot_pnl,) = conn.execute(
+        """SELECT SUM(s.cash_pnl) FROM positions_snapshots s
+           JOIN (SELECT condition_id, MAX(snapshot_at) AS latest FROM positions_snapshots
+                 WHERE proxy_wallet = ? AND snapshot_at >= ? GROUP BY condition_id) l
+             ON s.condition_id IS l.condition_id AND s.snapshot_at = l.latest
+           WHERE s.proxy_wallet = ?""",
+        (wallet, cutoff_text, wallet),
+    ).fetchone()
+    (positions,) = conn.execute(
+        "SELECT COUNT(DISTINCT condition_id) FROM paper_positions WHERE proxy_wallet = ?",
+        (wallet,),
+    ).fetchone()
+    return WalletInputs(wallet, tuple(trades), settled, paper_pnl, snapshot_pnl, positions)
+
+
+def job_row(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """This job's ``job_status`` row, or None."""
+    cur = conn.execute("SELECT * FROM job_status WHERE job_name = ?", (JOB_NAME,))
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+# -- writes (the caller holds the transaction) -----------------------------------------------
+
+
+def write_exclusion(
+    conn: sqlite3.Connection, wallet: str, reason: str, metric: float | None,
+    threshold: float | None, ts: str,
+) -> None:
+    conn.execute(
+        """INSERT OR REPLACE INTO wallet_exclusions
+           (proxy_wallet, reason, metric_value, threshold, excluded_at) VALUES (?, ?, ?, ?, ?)""",
+        (wallet, reason, metric, threshold, ts),
+    )
+
+
+def clear_stage1_exclusions(conn: sqlite3.Connection, wallet: str) -> None:
+    # SQLite's LIKE, exactly as production: ASCII case-insensitive, '_' is any one character.
+    conn.execute(
+        "DELETE FROM wallet_exclusions WHERE proxy_wallet = ? AND reason LIKE 'STAGE1_%'",
+        (wallet,),
+    )
+
+
+def write_trait(conn: sqlite3.Connection, wallet: str, key: str, value: str | None, ts: str) -> None:
+    """Upsert a trait (the row keeps its id) or delete it when ``value`` is None."""
+    if value is None:
+        conn.execute(
+            "DELETE FROM wallet_persona_traits WHERE proxy_wallet = ? AND trait_key = ?",
+            (wallet, key),
+        )
+    else:
+        conn.execute(
+            """INSERT INTO wallet_persona_traits (proxy_wallet, trait_key, trait_value, computed_at)
+               VALUES (?, ?, ?, ?) ON CONFLICT(proxy_wallet, trait_key) DO UPDATE SET
+               trait_value = excluded.trait_value, computed_at = excluded.computed_at""",
+            (wallet, key, value, ts),
+        )
+
+
+def write_persona(
+    conn: sqlite3.Connection, wallet: str, persona: str, confidence: float, ts: str
+) -> None:
+    conn.execute(
+        """INSERT OR REPLACE INTO wallet_personas
+           (proxy_wallet, persona, confidence, feature_values_json, classified_at)
+           VALUES (?, ?, ?, NULL, ?)""",
+        (wallet, persona, confidence, ts),
+    )
+
+
+def write_job_status(conn: sqlite3.Connection, ts: str, **fields: Any) -> None:
+    """Upsert the job's row: the given columns change, the others keep their value."""
+    if "metadata" in fields and not isinstance(fields["metadata"], str | None):
+        fields["metadata"] = json.dumps(fields["metadata"], separators=(",", ":"))
+    fields.setdefault("status", "running")
+    fields["updated_at"] = ts
+    cols = list(fields)
+    conn.execute(
+        f"""INSERT INTO job_status (job_name, {", ".join(cols)})
+            VALUES (?, {", ".join("?" for _ in cols)})
+            ON CONFLICT(job_name) DO UPDATE SET
+            {", ".join(f"{c} = excluded.{c}" for c in cols)}""",
+        (JOB_NAME, *fields.values()),
+    )
+
+
+def begin(conn: sqlite3.Connection) -> None:
+    # BEGIN IMMEDIATE: a deferred BEGIN that upgrades to a write fails with SQLITE_BUSY_SNAPSHOT
+    # whatever the timeout (NOTES-sqlite.md).
+    conn.execute("BEGIN IMMEDIATE")
+
+
+def commit(conn: sqlite3.Connection) -> None:
+    conn.execute("COMMIT")
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def count_rows(conn: sqlite3.Connection, tables: Iterable[str]) -> dict[str, int]:
+    return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}

@@ -1,13 +1,13 @@
 """The reference persona classifier: the production job of ../shared/SPEC.md, serial and parallel.
 
-    config     TOML [personas] -> PersonaConfig (frozen, validated)
-    store      every SQL statement: open, check schema, read, write one chunk
-    stage1     pure: all-time summary -> excluded or passed
-    features   pure: window rows -> Features
-    stage2     pure: Features -> traits + exclusion | persona | nothing
-    executor   where feature jobs run: inline, processes, threads, any Executor
-    pipeline   chunks: Stage 1 -> features -> Stage 2 -> one transaction per chunk
-    cli        persona-bench classify
+config     TOML [personas] -> PersonaConfig (frozen, validated)
+store      every SQL statement: open, check schema, read, write one chunk
+stage1     pure: all-time summary -> excluded or passed
+features   pure: window rows -> Features
+stage2     pure: Features -> traits + exclusion | persona | nothing
+executor   where feature jobs run: inline, processes, threads, any Executor
+pipeline   chunks: Stage 1 -> features -> Stage 2 -> one transaction per chunk
+cli        persona-bench classify
 """
 
 from classifier.config import ConfigError, PersonaConfig, load_config

@@ -7,13 +7,13 @@ import json
 import logging
 import signal
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from classifier.config import BACKENDS, load_config
 from classifier import pipeline
+from classifier.config import BACKENDS, load_config
 from classifier.pipeline import COUNTERS, RunOptions
 from persona_bench.errors import EXIT_OK, UserError
 
@@ -33,7 +33,7 @@ def parse_now(text: str) -> int:
             f"expected unix seconds or an ISO-8601 time (got {text!r})"
         ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
 
 
@@ -61,16 +61,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", required=True, type=Path, help="the SQLite database (WAL)")
     parser.add_argument("--config", type=Path, help="TOML file with a [personas] table")
     parser.add_argument("--now", type=parse_now, help="the run's clock: unix seconds or ISO-8601")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run after its last committed chunk")
-    parser.add_argument("--tasks", type=non_negative_int,
-                        help="feature workers (0 = serial; default: the config's parallel_tasks)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run after its last committed chunk",
+    )
+    parser.add_argument(
+        "--tasks",
+        type=non_negative_int,
+        help="feature workers (0 = serial; default: the config's parallel_tasks)",
+    )
     parser.add_argument("--serial", action="store_true", help="the serial path (= --tasks 0)")
     parser.add_argument("--backend", choices=BACKENDS, help="kind of worker (default: config)")
-    parser.add_argument("--busy-timeout", type=positive_float, default=30.0,
-                        help="seconds to wait for a locked database (default 30)")
-    parser.add_argument("--task-timeout", type=positive_float,
-                        help="seconds after which a feature job counts as hung (default: none)")
+    parser.add_argument(
+        "--busy-timeout",
+        type=positive_float,
+        default=30.0,
+        help="seconds to wait for a locked database (default 30)",
+    )
+    parser.add_argument(
+        "--task-timeout",
+        type=positive_float,
+        help="seconds after which a feature job counts as hung (default: none)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
 
@@ -105,8 +118,11 @@ def run(args: argparse.Namespace) -> int:
 def format_summary(summary: dict[str, Any]) -> str:
     """The seed's "Results" list, plus unclassified, errors, wall and CPU time."""
     c = summary["counters"]
-    mode = summary["mode"] + (f" ({summary['tasks']} {summary['backend']} workers)"
-                              if summary["mode"] == "parallel" else "")
+    mode = summary["mode"] + (
+        f" ({summary['tasks']} {summary['backend']} workers)"
+        if summary["mode"] == "parallel"
+        else ""
+    )
     lines = [f"persona classification at {summary['now_iso']} UTC, {mode}"]
     if summary["skipped"]:
         lines.append(f"- skipped: {summary['skipped']} ({summary['total']} active wallets)")

@@ -97,10 +97,19 @@ class PersonaConfig:
         return out
 
 
-_EXECUTION_KEYS = frozenset({"parallel_enabled", "parallel_tasks", "parallel_backend", "chunk_size"})
+_EXECUTION_KEYS = frozenset(
+    {"parallel_enabled", "parallel_tasks", "parallel_backend", "chunk_size"}
+)
 _OPTIONAL_IN_FILE = frozenset(
-    {"known_bots", "parallel_enabled", "parallel_tasks", "stage2_min_roi", "chunk_size",
-     "window_days", "parallel_backend"}
+    {
+        "known_bots",
+        "parallel_enabled",
+        "parallel_tasks",
+        "stage2_min_roi",
+        "chunk_size",
+        "window_days",
+        "parallel_backend",
+    }
 )
 _UNUSED_PRODUCTION_KEYS = frozenset(
     {"execution_master_pnl_ratio", "trust_30_90_multiplier", "obscurity_bonus_multiplier"}

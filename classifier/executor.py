@@ -90,7 +90,9 @@ def make_executor(backend: str, tasks: int, params: JobParams) -> Executor:
     """A pool of ``tasks`` workers, each with its own read-only connection."""
     if backend == "thread":
         return ThreadPoolExecutor(
-            max_workers=tasks, thread_name_prefix="features", initializer=init_worker,
+            max_workers=tasks,
+            thread_name_prefix="features",
+            initializer=init_worker,
             initargs=(params,),
         )
     # forkserver: a fork is ~5 ms (spawn ~30 ms per worker) and no worker inherits the writer's

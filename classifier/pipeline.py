@@ -40,8 +40,13 @@ from persona_bench.errors import UserError
 log = logging.getLogger("classifier")
 
 COUNTERS = (
-    "processed", "stage1_no_trades", "stage1_other", "stage2_excluded", "suitable",
-    "unclassified", "errors",
+    "processed",
+    "stage1_no_trades",
+    "stage1_other",
+    "stage2_excluded",
+    "suitable",
+    "unclassified",
+    "errors",
 )
 READY_MIN_AGE_S = 7 * 86_400  # readiness gate: a first trade at least 7 days before now
 MAX_POOL_RESTARTS = 2
@@ -98,7 +103,9 @@ class _Run:
     owns_executor: bool
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     phases: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("stage1_s", "features_s", "classify_s", "write_s"), 0.0)
+        default_factory=lambda: dict.fromkeys(
+            ("stage1_s", "features_s", "classify_s", "write_s"), 0.0
+        )
     )
     failures: list[dict[str, str]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
@@ -139,8 +146,10 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
         tasks, backend = max(tasks, getattr(executor, "_max_workers", 1) or 1), "custom"
     prior = store.job_row(conn) if opts.resume else None
     resume_meta = _check_resume(prior, opts) if opts.resume else None
-    now = int(resume_meta["now"]) if resume_meta else (
-        opts.now if opts.now is not None else int(time.time())
+    now = (
+        int(resume_meta["now"])
+        if resume_meta
+        else (opts.now if opts.now is not None else int(time.time()))
     )
     state = _Run(opts, conn, now, tasks, backend if tasks else None, executor, executor is None)
     try:
@@ -156,7 +165,11 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
     wall = time.perf_counter() - wall0
     store.begin(conn)
     store.write_job_status(
-        conn, state.ts, status="idle", duration_ms=round(wall * 1000), last_error=None,
+        conn,
+        state.ts,
+        status="idle",
+        duration_ms=round(wall * 1000),
+        last_error=None,
         metadata=final_meta,
     )
     store.commit(conn)
@@ -217,7 +230,11 @@ def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
 
     store.begin(conn)
     store.write_job_status(
-        conn, state.ts, status="running", last_run_at=state.ts, last_error=None,
+        conn,
+        state.ts,
+        status="running",
+        last_run_at=state.ts,
+        last_error=None,
         metadata=state.meta(phase="starting"),
     )
     store.commit(conn)
@@ -227,8 +244,9 @@ def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
         if skipped is not None:
             return skipped
 
-    params = JobParams(str(state.opts.db_path.resolve()), state.now, cfg.window_days,
-                       state.opts.busy_timeout)
+    params = JobParams(
+        str(state.opts.db_path.resolve()), state.now, cfg.window_days, state.opts.busy_timeout
+    )
     if state.tasks and state.executor is None:
         state.executor = make_executor(state.backend or "process", state.tasks, params)
     _loop(state, wallets, params)
@@ -242,8 +260,11 @@ def _gate(state: _Run) -> dict[str, Any] | None:
         meta: dict[str, Any] = {"classified": 0, "skipped": "no wallets"}
     elif not store.has_ready_wallet(conn, cfg.stage1_min_total_trades, state.now - READY_MIN_AGE_S):
         meta = {
-            "classified": 0, "skipped": "insufficient trade history", "total_wallets": state.total,
-            "min_trades_required": cfg.stage1_min_total_trades, "min_tracking_days": 7,
+            "classified": 0,
+            "skipped": "insufficient trade history",
+            "total_wallets": state.total,
+            "min_trades_required": cfg.stage1_min_total_trades,
+            "min_tracking_days": 7,
         }
     else:
         return None
@@ -279,7 +300,9 @@ def _loop(state: _Run, wallets: list[str], params: JobParams) -> None:
 def _plan(state: _Run, wallets: list[str], params: JobParams) -> _Chunk:
     """Stage 1 for a chunk, and its passers' feature jobs submitted to the pool."""
     t0 = time.perf_counter()
-    outcomes = [stage1(s, state.now, state.cfg) for s in store.stage1_summaries(state.conn, wallets)]
+    outcomes = [
+        stage1(s, state.now, state.cfg) for s in store.stage1_summaries(state.conn, wallets)
+    ]
     jobs: dict[str, Future[WalletResult]] = {}
     if state.executor is not None and not state.pool_dead:
         for o in outcomes:
@@ -332,8 +355,12 @@ def _pool_failed(state: _Run, why: str) -> None:
     state.pool_dead = True
     if state.owns_executor and state.pool_restarts < MAX_POOL_RESTARTS:
         state.pool_restarts += 1
-        params = JobParams(str(state.opts.db_path.resolve()), state.now, state.cfg.window_days,
-                           state.opts.busy_timeout)
+        params = JobParams(
+            str(state.opts.db_path.resolve()),
+            state.now,
+            state.cfg.window_days,
+            state.opts.busy_timeout,
+        )
         state.executor = make_executor(state.backend or "process", state.tasks, params)
         state.pool_dead = False
         # futures already handed to the dead pool are recomputed; new chunks use the new pool
@@ -364,7 +391,9 @@ def _write_chunk(state: _Run, chunk: _Chunk, results: dict[str, WalletResult]) -
         store.clear_stage1_exclusions(conn, o.wallet)
         res = results[o.wallet]
         if res.error is not None:
-            log.warning("persona_classification: wallet %s: features failed: %s", o.wallet, res.error)
+            log.warning(
+                "persona_classification: wallet %s: features failed: %s", o.wallet, res.error
+            )
             failures.append({"wallet": o.wallet, "error": res.error})
             counters["errors"] += 1
             continue

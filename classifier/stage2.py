@@ -72,9 +72,12 @@ def traits(f: Features, cfg: PersonaConfig) -> tuple[TraitChange, ...]:
 def _exclusion(f: Features, age_days: int, cfg: PersonaConfig) -> tuple[str, float, float] | None:
     """The first matching exclusion as (reason, metric_value, threshold), or None."""
     wr, r = win_rate(f), roi(f)
-    if age_days < cfg.sniper_max_age_days and wr > cfg.sniper_min_win_rate:
-        if f.trade_count < cfg.sniper_max_trades:
-            return "SNIPER_INSIDER", wr, cfg.sniper_min_win_rate
+    if (
+        age_days < cfg.sniper_max_age_days
+        and wr > cfg.sniper_min_win_rate
+        and f.trade_count < cfg.sniper_max_trades
+    ):
+        return "SNIPER_INSIDER", wr, cfg.sniper_min_win_rate
     if f.trades_per_week > cfg.noise_max_trades_per_week and abs(r) < cfg.noise_max_abs_roi:
         return "NOISE_TRADER", f.trades_per_week, cfg.noise_max_trades_per_week
     if f.burstiness_top_1h_ratio > cfg.news_sniper_max_burstiness_top_1h_ratio:

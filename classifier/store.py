@@ -47,11 +47,24 @@ OUTPUT_DDL: dict[str, str] = {
 }
 OUTPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "wallet_personas": ("id", "proxy_wallet", "persona", "confidence", "classified_at"),
-    "wallet_exclusions": ("id", "proxy_wallet", "reason", "metric_value", "threshold",
-                          "excluded_at"),
+    "wallet_exclusions": (
+        "id",
+        "proxy_wallet",
+        "reason",
+        "metric_value",
+        "threshold",
+        "excluded_at",
+    ),
     "wallet_persona_traits": ("id", "proxy_wallet", "trait_key", "trait_value", "computed_at"),
-    "job_status": ("job_name", "status", "last_run_at", "duration_ms", "last_error", "metadata",
-                   "updated_at"),
+    "job_status": (
+        "job_name",
+        "status",
+        "last_run_at",
+        "duration_ms",
+        "last_error",
+        "metadata",
+        "updated_at",
+    ),
 }
 
 
@@ -91,7 +104,9 @@ def open_writer(path: Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
     check_sqlite_file(path)
     try:
         conn = sqlite3.connect(
-            f"file:{quote(str(path))}?mode=rw", uri=True, timeout=busy_timeout,
+            f"file:{quote(str(path))}?mode=rw",
+            uri=True,
+            timeout=busy_timeout,
             isolation_level=None,
         )
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
@@ -107,7 +122,9 @@ def open_writer(path: Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
 def open_reader(path: Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
     """A read-only connection for a feature worker (WAL allows many beside the writer)."""
     conn = sqlite3.connect(
-        f"file:{quote(str(path))}?mode=ro", uri=True, timeout=busy_timeout,
+        f"file:{quote(str(path))}?mode=ro",
+        uri=True,
+        timeout=busy_timeout,
         check_same_thread=False,
     )
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
@@ -152,8 +169,7 @@ _NUMERIC_TS = "CASE WHEN typeof(timestamp) IN ('integer', 'real') THEN timestamp
 def active_wallets(conn: sqlite3.Connection) -> list[str]:
     """Active wallets in byte order (BINARY collation), as the job walks them."""
     rows = conn.execute(
-        "SELECT proxy_wallet FROM wallets WHERE is_active = 1"
-        " ORDER BY proxy_wallet COLLATE BINARY"
+        "SELECT proxy_wallet FROM wallets WHERE is_active = 1 ORDER BY proxy_wallet COLLATE BINARY"
     )
     return [r[0] for r in rows]
 
@@ -239,8 +255,12 @@ def job_row(conn: sqlite3.Connection) -> dict[str, Any] | None:
 
 
 def write_exclusion(
-    conn: sqlite3.Connection, wallet: str, reason: str, metric: float | None,
-    threshold: float | None, ts: str,
+    conn: sqlite3.Connection,
+    wallet: str,
+    reason: str,
+    metric: float | None,
+    threshold: float | None,
+    ts: str,
 ) -> None:
     conn.execute(
         """INSERT OR REPLACE INTO wallet_exclusions
@@ -257,7 +277,9 @@ def clear_stage1_exclusions(conn: sqlite3.Connection, wallet: str) -> None:
     )
 
 
-def write_trait(conn: sqlite3.Connection, wallet: str, key: str, value: str | None, ts: str) -> None:
+def write_trait(
+    conn: sqlite3.Connection, wallet: str, key: str, value: str | None, ts: str
+) -> None:
     """Upsert a trait (the row keeps its id) or delete it when ``value`` is None."""
     if value is None:
         conn.execute(

@@ -18,6 +18,8 @@ from persona_bench.errors import UserError
 # subcommand -> module; imported when the parser is built (modules import heavy things lazily)
 COMMANDS: dict[str, str] = {
     "classify": "classifier.cli",
+    "report": "harness.report",
+    "compare": "harness.baseline",
 }
 
 

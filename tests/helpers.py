@@ -1,0 +1,107 @@
+"""Small helpers for the classifier's tests: build a production-shaped database, read outputs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = (ROOT / "harness" / "schema.sql").read_text()
+DEFAULT_CONFIG = ROOT / "fixtures" / "config" / "default.toml"
+OUTPUT_TABLES = ("wallet_personas", "wallet_exclusions", "wallet_persona_traits", "job_status")
+NOW = 1_780_000_000  # 2026-05-28 20:26:40 UTC
+DAY = 86_400
+
+
+def build_db(path: Path, tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> Path:
+    """A WAL database with production's schema and the given rows (missing NOT NULLs filled)."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.executescript(SCHEMA)
+    fillers = {
+        "wallets": {"discovered_from": "test", "discovered_at": "2025-01-01 00:00:00"},
+        "markets": {"title": "a market"},
+    }
+    for table, rows in tables.items():
+        for row in rows:
+            row = {**fillers.get(table, {}), **row}
+            cols = ", ".join(row)
+            marks = ", ".join("?" for _ in row)
+            conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(row.values()))
+    conn.commit()
+    conn.close()
+    return path
+
+
+def wallet(address: str, active: int = 1) -> dict[str, Any]:
+    return {"proxy_wallet": address, "is_active": active}
+
+
+def trade(
+    address: str,
+    ts: int,
+    *,
+    side: str | None = "BUY",
+    size: Any = 10.0,
+    price: Any = 0.5,
+    market: str = "m1",
+) -> dict[str, Any]:
+    return {
+        "proxy_wallet": address,
+        "condition_id": market,
+        "side": side,
+        "size": size,
+        "price": price,
+        "timestamp": ts,
+    }
+
+
+def history(
+    address: str, n: int, *, first: int = NOW - 100 * DAY, last: int = NOW - DAY, **kw: Any
+) -> list[dict[str, Any]]:
+    """``n`` trades spread evenly from ``first`` to ``last``."""
+    step = (last - first) // max(n - 1, 1)
+    return [trade(address, first + i * step, **kw) for i in range(n)]
+
+
+def dump_outputs(path: Path, ignore_duration: bool = True) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the four output tables, in key order (ids included)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    out = {}
+    for table in OUTPUT_TABLES:
+        cur = conn.execute(f"SELECT * FROM {table} ORDER BY 1")
+        cols = [d[0] for d in cur.description]
+        rows = []
+        for row in cur:
+            rec = dict(zip(cols, row, strict=True))
+            if table == "job_status" and ignore_duration:
+                rec.pop("duration_ms")
+            rows.append(tuple(rec.items()))
+        out[table] = rows
+    conn.close()
+    return out
+
+
+def job_meta(path: Path) -> dict[str, Any]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    (meta,) = conn.execute(
+        "SELECT metadata FROM job_status WHERE job_name = 'persona_classification'"
+    ).fetchone()
+    conn.close()
+    return dict(json.loads(meta))
+
+
+def classify_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``persona-bench classify ARGS`` in a child process (real exit code, real stderr)."""
+    return subprocess.run(
+        [sys.executable, "-m", "persona_bench", "classify", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

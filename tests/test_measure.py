@@ -1,0 +1,127 @@
+"""Tests for harness.measure: a real child process tree, measured from outside."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from harness.measure import run_measured
+
+PY = sys.executable
+
+
+def test_exit_code_stdout_and_stderr_tail_are_captured() -> None:
+    """The child's exit status, its stdout and the last lines of its stderr are kept."""
+    script = (
+        "import sys\n"
+        "print('out')\n"
+        "for i in range(100): print('line', i, file=sys.stderr)\n"
+        "sys.exit(5)\n"
+    )
+    m = run_measured([PY, "-c", script], timeout_s=30)
+    assert m.exit_code == 5
+    assert not m.timed_out
+    assert m.stdout == "out\n"
+    assert m.stderr_tail.splitlines()[-1] == "line 99"
+    assert "line 0\n" not in m.stderr_tail
+
+
+def test_memory_of_grandchildren_is_summed_over_the_tree() -> None:
+    """Two grandchildren holding 150 MB each count in the tree's summed PSS, not in the max RSS."""
+    hold = "x = bytearray(150_000_000); import time; time.sleep(1.0)"
+    script = (
+        "import subprocess, sys\n"
+        f"ps = [subprocess.Popen([sys.executable, '-c', {hold!r}]) for _ in range(2)]\n"
+        "[p.wait() for p in ps]\n"
+    )
+    m = run_measured([PY, "-c", script], timeout_s=60)
+    assert m.exit_code == 0
+    assert m.peak_pss_bytes >= 290_000_000
+    assert 150_000_000 <= m.peak_rss_max_bytes < 290_000_000
+    assert m.peak_uss_bytes <= m.peak_pss_bytes
+    assert m.memory_source in ("pss", "rss")
+
+
+def test_cpu_of_waited_for_children_is_counted() -> None:
+    """CPU burnt in children the job waits for is part of its user+sys time."""
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass"
+    script = (
+        "import subprocess, sys\n"
+        f"ps = [subprocess.Popen([sys.executable, '-c', {burn!r}]) for _ in range(2)]\n"
+        "[p.wait() for p in ps]\n"
+    )
+    m = run_measured([PY, "-c", script], timeout_s=60)
+    assert m.exit_code == 0
+    assert m.cpu_s >= 0.75
+    assert m.cpu_s == m.cpu_user_s + m.cpu_system_s
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    """On timeout the child and its grandchildren are gone, and the run says it timed out."""
+    pidfile = tmp_path / "grandchild.pid"
+    script = (
+        "import subprocess, sys, time\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        f"open({str(pidfile)!r}, 'w').write(str(p.pid))\n"
+        "time.sleep(120)\n"
+    )
+    start = time.monotonic()
+    m = run_measured([PY, "-c", script], timeout_s=1.0)
+    assert time.monotonic() - start < 20
+    assert m.timed_out
+    assert m.exit_code != 0
+    grandchild = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while psutil.pid_exists(grandchild) and time.monotonic() < deadline:
+        try:
+            if psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
+    alive = psutil.pid_exists(grandchild) and (
+        psutil.Process(grandchild).status() != psutil.STATUS_ZOMBIE
+    )
+    assert not alive
+
+
+def test_a_child_ignoring_sigterm_is_killed() -> None:
+    """A child that ignores SIGTERM is SIGKILLed after the grace period."""
+    script = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(120)"
+    m = run_measured([PY, "-c", script], timeout_s=0.5)
+    assert m.timed_out
+    assert m.exit_code == -9
+
+
+def test_leftover_descendants_are_killed_when_the_child_exits(tmp_path: Path) -> None:
+    """A background process the job leaves behind does not outlive the run."""
+    pidfile = tmp_path / "orphan.pid"
+    script = (
+        "import subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        f"open({str(pidfile)!r}, 'w').write(str(p.pid))\n"
+    )
+    m = run_measured([PY, "-c", script], timeout_s=30)
+    assert m.exit_code == 0
+    orphan = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(orphan).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"process {orphan} still running")
+
+
+def test_a_missing_program_is_a_failed_run_not_a_crash() -> None:
+    """A command that cannot start gives exit code 127 and says why."""
+    m = run_measured([os.path.join("no", "such", "program")], timeout_s=5)
+    assert m.exit_code == 127
+    assert "cannot start" in m.stderr_tail

@@ -162,7 +162,7 @@ def _environment(meta: Mapping[str, Any]) -> str:
         ("SQLite", _text(meta.get("sqlite"))),
         ("Host", _text(meta.get("hostname"))),
     ]
-    return "## Environment\n\n" + _table(["", ""], rows)
+    return "## Environment\n\n" + _table(["machine", "value"], rows)
 
 
 def _database(snap: Mapping[str, Any]) -> str:
@@ -257,8 +257,8 @@ def _config_row(a: Analysis, c: ConfigStats) -> list[str]:
         EFFECT_TEXT.get(c.effect or "", "-"),
         _secs(c.cpu.median if c.cpu else None),
         _spread_bytes(c),
-        _pct(eff_cores),
-        _pct(eff_tasks),
+        _pct(eff_cores) if c.tasks else "-",
+        _pct(eff_tasks) if c.tasks else "-",
         f"{len(c.ok_runs)}/{len(c.runs)}",
         OK if c.identical else BAD,
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "venv"
@@ -40,3 +42,20 @@ def classify(session: nox.Session) -> None:
         session.error("Usage: nox -s classify -- --db PATH [--config TOML] [--now EPOCH] [--json]")
     _install(session)
     session.run("persona-bench", "classify", *session.posargs)
+
+
+@nox.session(default=False)
+def report(session: nox.Session) -> None:
+    """Re-render a report: the newest reports/*/results.json, or nox -s report -- RESULTS.json."""
+    if len(session.posargs) > 1:
+        session.error("Usage: nox -s report [-- RESULTS.json]")
+    if session.posargs:
+        path = session.posargs[0]
+    else:
+        # newest by modification time: the folder validate wrote last
+        found = sorted(Path("reports").glob("*/results.json"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            session.error("No reports/*/results.json yet: run nox -s validate first")
+        path = str(found[-1])
+    _install(session)
+    session.run("persona-bench", "report", path)

@@ -68,7 +68,15 @@ def synthetic_results(
             )
         if run["label"] == mismatch:
             run["identical"] = False
-            tables = {"wallet_exclusions": {"differ": 1, "missing": 0, "extra": 0, "examples": []}}
+            row = {"id": 17, "proxy_wallet": "0x00a1", "reason": "NEWS_SNIPER", "threshold": 0.7}
+            example = {
+                "kind": "differ",
+                "key": "id=17",
+                "expected": {**row, "metric_value": "0.7142857142857143 (0x1.6db6db6db6db7p-1)"},
+                "got": {**row, "metric_value": "0.7142857142857142 (0x1.6db6db6db6db6p-1)"},
+            }
+            diff = {"differ": 1, "missing": 0, "extra": 0, "id_shifted": 0, "examples": [example]}
+            tables = {"wallet_exclusions": diff}
             run["diff"] = {"tables": tables}
             mismatches.append({"label": mismatch, "round": 1, "tables": tables})
     return {

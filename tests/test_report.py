@@ -129,6 +129,18 @@ def test_parallel_table_has_one_row_per_task_count_with_figures(tmp_path: Path) 
     assert rows["tasks=4"].endswith("| ❌ |")
 
 
+def test_mismatch_shows_first_differing_row_side_by_side(tmp_path: Path) -> None:
+    """A mismatch lists the run, table and row, with only the differing column, both values."""
+    results = _results(mismatch="tasks=4")
+    example = results["verdict"]["mismatches"][0]["tables"]["wallet_exclusions"]["examples"][0]
+    text = _section(report.render_report(results, tmp_path).read_text(), "### Mismatches")
+    row = next(line for line in text.splitlines() if line.startswith("| tasks=4 r1 |"))
+    assert "| wallet_exclusions | differ: id=17 |" in row
+    assert f"metric_value={example['expected']['metric_value']!r}" in row
+    assert f"metric_value={example['got']['metric_value']!r}" in row
+    assert "reason=" not in row
+
+
 def test_report_does_not_overwrite_existing_results_json(tmp_path: Path) -> None:
     """Re-rendering keeps the results.json already in the folder byte for byte."""
     (tmp_path / "results.json").write_text("original bytes\n")

@@ -72,7 +72,8 @@ def _header(a: Analysis, results: Mapping[str, Any], meta: Mapping[str, Any]) ->
             "",
             f"**Date:** {_text(results.get('created_at'))}  ",
             f"**Name:** {_text(results.get('name'))}  ",
-            f"**Commit:** {_text(meta.get('git_commit'))} "
+            f"**Commit:** {_text(meta.get('git_commit'))}"
+            f"{' (with local changes)' if meta.get('git_dirty') else ''} "
             f"(persona-bench {_text(meta.get('package_version'))})  ",
             f"**Determinism:** {verdict}  ",
             f"**Recommendation:** {a.recommendation.headline}",
@@ -179,8 +180,8 @@ def _parallel(a: Analysis, plots: Sequence[str]) -> str:
     rows = [_config_row(a, c) for c in (a.serial, *a.parallel)]
     text = "### Parallel Runs\n\n" + _table(header, rows)
     text += (
-        f"\n\nSpeed-up = serial median wall / median wall; its range pairs each run with the "
-        f"serial median of its own round. Efficiency divides the speed-up by the cores a run "
+        f"\n\nSpeed-up = serial median wall / median wall; its range is the serial median over "
+        f"each round's wall. Efficiency divides the speed-up by the cores a run "
         f"can use (min(tasks, {_text(a.cores)})) and by the task count."
     )
     for name, alt in (("wall.png", "Wall time by task count"), ("speedup.png", "Speed-up")):
@@ -259,10 +260,10 @@ def _noise(a: Analysis) -> str:
     n = a.noise
     lines = ["### Noise", ""]
     pairs = _aa_pairs(a.serial)
-    for rnd, w in pairs:
+    for rnd, wa, wb in pairs:
         lines.append(
-            f"- round {rnd}: serial-a {_secs(w[0])}, serial-b {_secs(w[1])}: "
-            f"{abs(w[0] - w[1]) / min(w):.1%} apart"
+            f"- round {rnd}: serial-a {_secs(wa)}, serial-b {_secs(wb)}: "
+            f"{abs(wa - wb) / min(wa, wb):.1%} apart"
         )
     if n.rel is None:
         lines.append("- No complete A/A pair: the noise could not be measured (taken as 0).")
@@ -410,11 +411,14 @@ def _summary(c: ConfigStats) -> Mapping[str, Any]:
     return {}
 
 
-def _aa_pairs(serial: ConfigStats) -> list[tuple[Any, tuple[float, float]]]:
-    by_round: dict[Any, list[float]] = {}
+def _aa_pairs(serial: ConfigStats) -> list[tuple[Any, float, float]]:
+    """(round, serial-a wall, serial-b wall) of every round where both completed."""
+    walls: dict[tuple[Any, str], float] = {}
     for run in serial.ok_runs:
-        by_round.setdefault(run.get("round"), []).append(num(run, "wall_s") or 0.0)
-    return [(k, (w[0], w[1])) for k, w in by_round.items() if len(w) >= 2 and min(w) > 0]
+        walls[(run.get("round"), str(run.get("label")))] = num(run, "wall_s") or 0.0
+    rounds = sorted({rnd for rnd, _ in walls}, key=lambda r: (r is None, str(r).zfill(9)))
+    pairs = [(r, walls.get((r, "serial-a")), walls.get((r, "serial-b"))) for r in rounds]
+    return [(r, a, b) for r, a, b in pairs if a and b]
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

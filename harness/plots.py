@@ -145,8 +145,9 @@ def plot_speedup(a: Analysis, path: Path) -> Path | None:
     )
     xs = [c.tasks for c in configs]
     ys = [c.speedup or 0.0 for c in configs]
-    lows = [y - (c.speedup_low or y) for c, y in zip(configs, ys, strict=True)]
-    highs = [(c.speedup_high or y) - y for c, y in zip(configs, ys, strict=True)]
+    # clamped: matplotlib refuses a negative error bar, whatever the data says
+    lows = [max(y - (c.speedup_low or y), 0.0) for c, y in zip(configs, ys, strict=True)]
+    highs = [max((c.speedup_high or y) - y, 0.0) for c, y in zip(configs, ys, strict=True)]
     ax.errorbar(
         xs,
         ys,

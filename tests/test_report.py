@@ -45,7 +45,8 @@ CASES = {  # name -> (synthetic_results arguments, expected headline, recommenda
 
 def _results(**kwargs: Any) -> dict[str, Any]:
     kwargs.setdefault("serial", STEADY)
-    kwargs.setdefault("parallel", {2: [12.0] * 3, 4: [11.0] * 3})
+    rounds = len(kwargs["serial"])
+    kwargs.setdefault("parallel", {2: [12.0] * rounds, 4: [11.0] * rounds})
     return synthetic_results(**kwargs)
 
 
@@ -139,6 +140,15 @@ def test_mismatch_shows_first_differing_row_side_by_side(tmp_path: Path) -> None
     assert f"metric_value={example['expected']['metric_value']!r}" in row
     assert f"metric_value={example['got']['metric_value']!r}" in row
     assert "reason=" not in row
+
+
+def test_noise_section_lists_each_rounds_pair_by_label(tmp_path: Path) -> None:
+    """Each round's A/A pair is shown as serial-a then serial-b, whatever order they ran in."""
+    results = _results(serial=[(10.0, 11.0), (12.0, 10.5)])
+    results["runs"].reverse()  # serial-b before serial-a in every round
+    text = _section(report.render_report(results, tmp_path).read_text(), "### Noise")
+    assert "- round 1: serial-a 10.00 s, serial-b 11.00 s: 10.0% apart" in text
+    assert "- round 2: serial-a 12.00 s, serial-b 10.50 s: 14.3% apart" in text
 
 
 def test_report_does_not_overwrite_existing_results_json(tmp_path: Path) -> None:

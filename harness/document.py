@@ -197,7 +197,7 @@ def _config_row(a: Analysis, c: ConfigStats) -> list[str]:
     if c.tasks and c.speedup is not None:
         speed = f"{c.speedup:.2f}x ({c.speedup_low:.2f}x to {c.speedup_high:.2f}x)"
     else:
-        speed = "1.00x (reference)" if c.label == "serial" else "n/a"
+        speed = "1.00x (reference)" if c.label == "serial" and c.wall else "n/a"
     wall = (
         f"{_secs(c.wall.median)} ({_secs(c.wall.low)} to {_secs(c.wall.high)})" if c.wall else "n/a"
     )

@@ -6,9 +6,9 @@ constraint, else the whole row (a multiset). Values are compared with their SQLi
 and, for floats, their exact bits (``float.hex``), so ``1`` vs ``1.0``, ``-0.0`` vs ``0.0`` and NaNs
 are told apart or matched exactly as stored, never via ``==``.
 
-When rows keyed by id differ, the diff also counts rows whose *natural* key (the first UNIQUE
-constraint, e.g. ``(proxy_wallet, reason)``) matches a row of the other side under another id:
-the same content written in another order.
+When rows keyed by id differ, the diff also compares by *natural* key (the first UNIQUE
+constraint, e.g. ``(proxy_wallet, reason)``), ids aside: it counts rows found under another id
+(the same content written in another order) and names the rows really missing or added.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ class TableDiff:
     extra: int = 0
     id_shifted: int = 0  # rows found under another id with the same natural key
     note: str | None = None  # e.g. columns differ, table missing
+    # the same comparison by natural key, ids aside: which rows are really absent or added
+    by_natural_key: dict[str, object] | None = None
     examples: tuple[dict[str, object], ...] = field(default_factory=tuple)
 
     @property
@@ -67,6 +69,8 @@ class TableDiff:
         }
         if self.note:
             data["note"] = self.note
+        if self.by_natural_key is not None:
+            data["by_natural_key"] = self.by_natural_key
         return data
 
 
@@ -95,6 +99,19 @@ def show(c: Cell) -> object:
         assert isinstance(value, bytes)
         return f"x'{value.hex()}'"
     return value
+
+
+def _order(key: Key) -> tuple[tuple[int, float, str], ...]:
+    """A sort key for table keys: numbers numerically, then text, as SQLite orders them."""
+    out = []
+    for kind, value in key:
+        if kind in ("integer", "real"):
+            number = float.fromhex(str(value)) if kind == "real" else float(value)  # type: ignore[arg-type]
+            out.append((1, number if number == number else 0.0, ""))
+        else:
+            rank = {"null": 0, "text": 2, "blob": 3}.get(kind, 4)
+            out.append((rank, 0.0, value.hex() if isinstance(value, bytes) else str(value)))
+    return tuple(out)
 
 
 def _quote(name: str) -> str:
@@ -177,24 +194,30 @@ def _key_text(columns: Sequence[str], key: Key) -> str:
     return ", ".join(f"{c}={show(v)!r}" for c, v in zip(columns, key, strict=False))
 
 
-def _id_shifted(expected: TableData, got: TableData, keys: Iterable[Key]) -> int:
-    """Of the given keys, how many rows' natural key has another id on the other side."""
+def _natural_view(
+    expected: TableData, got: TableData, examples: int
+) -> tuple[int, dict[str, object] | None]:
+    """(rows whose natural key sits under another id, the natural-key comparison)."""
     nat = expected.natural_key
-    if not nat or not expected.key_columns:
-        return 0
     positions = [expected.columns.index(c) for c in nat if c in expected.columns]
-    if len(positions) != len(nat):
-        return 0
-    exp_ids = {tuple(r[i] for i in positions): k for k, r in expected.rows.items()}
-    got_ids = {tuple(r[i] for i in positions): k for k, r in got.rows.items()}
-    count = 0
-    for key in keys:
-        row = expected.rows.get(key) or got.rows.get(key)
-        assert row is not None
-        natural = tuple(row[i] for i in positions)
-        if natural in exp_ids and natural in got_ids and exp_ids[natural] != got_ids[natural]:
-            count += 1
-    return count
+    if not nat or not expected.key_columns or len(positions) != len(nat):
+        return 0, None
+
+    def by_natural(table: TableData) -> dict[Key, Key]:
+        return {tuple(r[i] for i in positions): k for k, r in table.rows.items()}
+
+    exp_ids, got_ids = by_natural(expected), by_natural(got)
+    shifted = sum(1 for n, k in exp_ids.items() if n in got_ids and got_ids[n] != k)
+    missing = sorted(exp_ids.keys() - got_ids.keys(), key=_order)
+    extra = sorted(got_ids.keys() - exp_ids.keys(), key=_order)
+    view: dict[str, object] = {
+        "key": list(nat),
+        "missing": len(missing),
+        "extra": len(extra),
+        "missing_examples": [_key_text(nat, k) for k in missing[:examples]],
+        "extra_examples": [_key_text(nat, k) for k in extra[:examples]],
+    }
+    return shifted, view
 
 
 def compare_table(
@@ -216,7 +239,7 @@ def compare_table(
     shown: list[dict[str, object]] = []
     cols = expected.columns
     for kind, keys in (("differ", differ), ("missing", missing), ("extra", extra)):
-        for key in sorted(keys, key=repr)[: max(0, examples - len(shown))]:
+        for key in sorted(keys, key=_order)[: max(0, examples - len(shown))]:
             exp_row, got_row = expected.rows.get(key), got.rows.get(key)
             shown.append(
                 {
@@ -226,12 +249,16 @@ def compare_table(
                     "got": _named(cols, got_row) if got_row else None,
                 }
             )
+    shifted, view = (
+        _natural_view(expected, got, examples) if differ or missing or extra else (0, None)
+    )
     return TableDiff(
         differ=len(differ),
         missing=len(missing),
         extra=len(extra),
-        id_shifted=_id_shifted(expected, got, [*differ, *missing, *extra]),
+        id_shifted=shifted,
         examples=tuple(shown),
+        by_natural_key=view,
     )
 
 

@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "classify": "classifier.cli",
     "report": "harness.report",
     "compare": "harness.baseline",
+    "snapshot": "harness.snapshot",
+    "validate": "harness.validate",
 }
 
 

@@ -72,6 +72,9 @@ def test_a_missing_row_is_reported_with_its_key(reference: Path, tmp_path: Path)
     assert example["key"] == "id=5"
     assert example["expected"]["proxy_wallet"] == "0x04"
     assert example["got"] is None
+    assert table["by_natural_key"]["missing_examples"] == [
+        "proxy_wallet='0x04', reason='NOISE_TRADER'"
+    ]
 
 
 def test_a_float_off_by_one_ulp_is_a_difference(reference: Path, tmp_path: Path) -> None:

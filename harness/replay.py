@@ -1,0 +1,266 @@
+"""Replay a job on fresh copies of a snapshot: command templates, the run plan, one run each.
+
+A replay is a command template with placeholders ``{db}`` (the run's private copy), ``{tasks}``,
+``{config}``, ``{now}`` and ``{backend}``; it is split like a shell line (``shlex``) first and then
+filled in token by token, so a path with spaces stays one argument and nothing is ever passed
+through a shell. A template starting with ``persona-bench`` runs this interpreter's
+``python -m persona_bench``, so the default target works without the script on ``PATH``.
+
+The plan: R rounds; each round runs every configuration once (``serial-a``, ``tasks=N`` for each
+task count, ``serial-b``), rotated by one place per round so no configuration always runs first
+(round 1 is not rotated: its ``serial-a`` is the reference every run is compared with). The two
+serial runs of a round are the A/A pair: their difference is the noise floor.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import string
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import HarnessError
+from harness.compare import TableData, compare_tables, read_tables
+from harness.measure import Measurement, run_measured
+
+PLACEHOLDERS = ("db", "tasks", "config", "now", "backend")
+DEFAULT_SERIAL = "persona-bench classify --db {db} --serial --now {now} --json"
+DEFAULT_PARALLEL = (
+    "persona-bench classify --db {db} --tasks {tasks} --backend {backend} --now {now} --json"
+)
+CONFIG_SUFFIX = " --config {config}"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One planned run."""
+
+    round: int  # 1-based
+    order: int  # position within its round, 0-based
+    label: str  # serial-a, serial-b, tasks=N
+    tasks: int  # 0 for serial
+
+    @property
+    def mode(self) -> str:
+        """``serial`` or ``parallel``."""
+        return "serial" if self.tasks == 0 else "parallel"
+
+
+def default_templates(with_config: bool) -> tuple[str, str]:
+    """The reference classifier's serial and parallel templates."""
+    suffix = CONFIG_SUFFIX if with_config else ""
+    return DEFAULT_SERIAL + suffix, DEFAULT_PARALLEL + suffix
+
+
+def parse_template(text: str, what: str) -> tuple[str, ...]:
+    """Split a template into tokens and check its placeholders, or raise ``HarnessError``."""
+    try:
+        tokens = tuple(shlex.split(text))
+    except ValueError as exc:
+        raise HarnessError(f"{what}: cannot split {text!r} ({exc})") from None
+    if not tokens:
+        raise HarnessError(f"{what} is empty")
+    for token in tokens:
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(token) if f is not None]
+        except ValueError as exc:
+            raise HarnessError(f"{what}: bad placeholder in {token!r} ({exc})") from None
+        for name in fields:
+            if name not in PLACEHOLDERS:
+                allowed = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+                raise HarnessError(
+                    f"{what}: unknown placeholder {{{name}}} (expected one of {allowed}; "
+                    "write {{ and }} for literal braces)"
+                )
+    if "{db}" not in text:
+        raise HarnessError(f"{what} must contain {{db}}: the copy the run works on")
+    return tokens
+
+
+def uses(tokens: Sequence[str], placeholder: str) -> bool:
+    """Whether the template uses ``{placeholder}``."""
+    return any(f == placeholder for t in tokens for _, f, _, _ in string.Formatter().parse(t) if f)
+
+
+def render(tokens: Sequence[str], values: Mapping[str, str]) -> list[str]:
+    """The argv of one run."""
+    argv = [t.format_map(values) for t in tokens]
+    if argv[0] == "persona-bench":
+        return [sys.executable, "-m", "persona_bench", *argv[1:]]
+    return argv
+
+
+def plan(tasks: Sequence[int], repeat: int) -> list[RunSpec]:
+    """Interleaved rounds, as described in the module docstring."""
+    configs = [("serial-a", 0), *((f"tasks={n}", n) for n in tasks), ("serial-b", 0)]
+    specs = []
+    for r in range(repeat):
+        shift = r % len(configs)
+        rotated = configs[shift:] + configs[:shift]
+        specs += [RunSpec(r + 1, i, label, n) for i, (label, n) in enumerate(rotated)]
+    return specs
+
+
+@dataclass(frozen=True, kw_only=True)
+class Replay:
+    """Everything a replay needs besides the snapshot (filled in by ``validate``)."""
+
+    serial_cmd: tuple[str, ...]
+    parallel_cmd: tuple[str, ...]
+    now: int
+    backend: str
+    config: Path | None
+    tables: tuple[str, ...]
+    ignore_columns: tuple[str, ...]
+    run_timeout_s: float
+
+
+def _summary(stdout: str) -> dict[str, Any] | None:
+    """The job's --json object when stdout holds exactly one, else None."""
+    try:
+        value = json.loads(stdout)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _fresh_copy(snapshot: Path, dest: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{dest}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(snapshot, dest)  # the snapshot is a closed, frozen single file
+
+
+def _failure(m: Measurement, unchanged: bool) -> str | None:
+    if m.timed_out:
+        return f"timed out after {m.wall_s:.1f} s (exit status {m.exit_code})"
+    if m.exit_code != 0:
+        return f"exit status {m.exit_code}"
+    if unchanged:
+        return "wrote nothing: every compared table is as in the snapshot"
+    return None
+
+
+def run_one(
+    spec: RunSpec,
+    replay: Replay,
+    snapshot: Path,
+    before: Mapping[str, TableData],
+    workdir: Path,
+) -> tuple[dict[str, Any], dict[str, TableData] | None]:
+    """Run ``spec`` on a fresh copy; the run's record and its tables (None when it failed)."""
+    copy = workdir / "run.db"
+    _fresh_copy(snapshot, copy)
+    values = {
+        "db": str(copy),
+        "tasks": str(spec.tasks),
+        "config": str(replay.config) if replay.config else "",
+        "now": str(replay.now),
+        "backend": replay.backend,
+    }
+    tokens = replay.serial_cmd if spec.mode == "serial" else replay.parallel_cmd
+    argv = render(tokens, values)
+    m = run_measured(argv, timeout_s=replay.run_timeout_s)
+    tables: dict[str, TableData] | None = None
+    unchanged = False
+    read_error = None
+    if m.exit_code == 0 and not m.timed_out:
+        try:
+            tables = read_tables(copy, replay.tables, replay.ignore_columns)
+            unchanged = not compare_tables(dict(before), tables, examples=0)
+        except HarnessError as exc:  # the job left a database we cannot read: its failure
+            read_error = str(exc)
+    failure = read_error or _failure(m, unchanged)
+    record: dict[str, Any] = {
+        "round": spec.round,
+        "order": spec.order,
+        "label": spec.label,
+        "mode": spec.mode,
+        "tasks": spec.tasks,
+        **m.to_dict(),
+        "failed": failure is not None,
+        "failure": failure,
+        "summary": _summary(m.stdout),
+        "identical": None,
+        "diff": None,
+    }
+    return record, (None if failure else tables)
+
+
+def replay_all(
+    specs: Sequence[RunSpec],
+    replay: Replay,
+    snapshot: Path,
+    workdir: Path,
+    *,
+    on_start: Callable[[int, RunSpec], None] = lambda i, s: None,
+    on_done: Callable[[int, RunSpec, dict[str, Any]], None] = lambda i, s, r: None,
+    keep_dir: Path | None = None,
+) -> tuple[list[dict[str, Any]], str]:
+    """Run every spec in order, compare each with the reference; (records, reference label).
+
+    The reference is the first serial run that did not fail (normally round 1's ``serial-a``).
+    When ``keep_dir`` is given, the reference's copy and the first mismatching run's copy are
+    kept there for inspection.
+    """
+    before = read_tables(snapshot, replay.tables, replay.ignore_columns)
+    records: list[dict[str, Any]] = []
+    pending: list[tuple[dict[str, Any], dict[str, TableData]]] = []
+    reference: dict[str, TableData] | None = None
+    reference_name = "none: no serial run completed"
+    kept_mismatch = False
+    for i, spec in enumerate(specs):
+        on_start(i, spec)
+        record, tables = run_one(spec, replay, snapshot, before, workdir)
+        records.append(record)
+        if tables is not None and reference is None and spec.mode == "serial":
+            reference = tables
+            reference_name = f"round {spec.round} {spec.label}"
+            record["identical"] = True
+            if keep_dir is not None:
+                shutil.copyfile(workdir / "run.db", workdir / "reference.db")
+            for earlier, earlier_tables in pending:
+                _judge(earlier, earlier_tables, reference)
+            pending.clear()
+        elif tables is not None and reference is None:
+            pending.append((record, tables))
+        elif tables is not None and reference is not None:
+            _judge(record, tables, reference)
+        if record["identical"] is False and not record["failed"] and keep_dir and not kept_mismatch:
+            kept_mismatch = True
+            keep_dir.mkdir(parents=True, exist_ok=True)
+            name = f"mismatch-round{spec.round}-{spec.label.replace('=', '')}.db"
+            shutil.copyfile(workdir / "run.db", keep_dir / name)
+            shutil.copyfile(workdir / "reference.db", keep_dir / "reference.db")
+        if record["failed"]:
+            record["identical"] = False
+        on_done(i, spec, record)
+    return records, reference_name
+
+
+def _judge(
+    record: dict[str, Any], tables: Mapping[str, TableData], reference: Mapping[str, TableData]
+) -> None:
+    diffs = compare_tables(dict(reference), dict(tables))
+    record["identical"] = not diffs
+    record["diff"] = {t: d.to_dict() for t, d in diffs.items()} or None
+
+
+__all__ = [
+    "DEFAULT_PARALLEL",
+    "DEFAULT_SERIAL",
+    "PLACEHOLDERS",
+    "Replay",
+    "RunSpec",
+    "default_templates",
+    "parse_template",
+    "plan",
+    "render",
+    "replay_all",
+    "run_one",
+    "uses",
+]

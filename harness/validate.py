@@ -1,0 +1,256 @@
+"""``persona-bench validate``: snapshot, replay every configuration, compare, measure, report.
+
+Steps: (1) the source (``--db``, or a ``--profile`` fixture, ``prod`` by default, generated once and
+cached under ``fixtures/cache/``) is snapshotted read-only into a verified copy; (2) the runs of the
+plan (``harness.replay``) each get a fresh copy of it and one fixed ``now``; (3) each is measured
+from outside and its output tables compared with the reference run's; (4) ``results.json`` is
+written to the output folder (always, before any non-zero exit), then ``report.md`` when
+``harness.report`` is available, and a baseline comparison with ``--baseline``.
+
+Exit codes: 0 every run completed and is identical; 1 a mismatch, a failed run or (with
+``--baseline``) a regression; 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shutil
+import sqlite3
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness import HarnessError
+from harness.console import Progress, summary_table
+from harness.replay import Replay, parse_template, plan, replay_all
+from harness.results import build_results, read_results, write_results
+from harness.settings import (
+    ValidateSettings,
+    epoch,
+    from_args,
+    positive_int,
+    seconds,
+    table_column,
+    task_list,
+)
+from harness.snapshot import DEFAULT_BUSY_TIMEOUT_S, Manifest, take_snapshot
+
+HELP = "Snapshot a database, replay serial and parallel runs on copies, prove identical output."
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE_CACHE = REPO / "fixtures" / "cache"
+DEFAULT_PROFILE = "prod"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``validate`` options (see docs/harness.md)."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--db", type=Path, help="the source database (opened read-only)")
+    source.add_argument("--profile", help=f"a fixture profile (default: {DEFAULT_PROFILE})")
+    parser.add_argument("--config", type=Path, help="the job's TOML config, passed as {config}")
+    parser.add_argument("--tasks", type=task_list, help="task counts to try (default 4,8,12,16)")
+    parser.add_argument("--repeat", type=positive_int, help="rounds (default 3)")
+    parser.add_argument("--backend", help="parallel backend, passed as {backend} (default process)")
+    parser.add_argument("--out", type=Path, help="output folder (default reports/DATE-NAME/)")
+    parser.add_argument("--serial-cmd", metavar="TEMPLATE", help="command of a serial run")
+    parser.add_argument("--parallel-cmd", metavar="TEMPLATE", help="command of a parallel run")
+    parser.add_argument("--harness-config", type=Path, metavar="TOML", help="a [harness] table")
+    parser.add_argument(
+        "--table", action="append", metavar="T", help="a table to compare (repeat; replaces all)"
+    )
+    parser.add_argument(
+        "--ignore-column",
+        action="append",
+        type=table_column,
+        metavar="TABLE.COLUMN",
+        help="a column not to compare (repeat; replaces the default list)",
+    )
+    parser.add_argument("--run-timeout", type=seconds, metavar="S", help="per run (default 1800)")
+    parser.add_argument("--now", type=epoch, help="the runs' clock (unix seconds or ISO-8601)")
+    parser.add_argument("--name", help="name of this validation (default: db stem or profile)")
+    parser.add_argument("--baseline", type=Path, metavar="OLD.json", help="gate against it")
+    parser.add_argument(
+        "--busy-timeout",
+        type=seconds,
+        default=DEFAULT_BUSY_TIMEOUT_S,
+        metavar="S",
+        help="how long the snapshot waits for a locked source (default 30)",
+    )
+    parser.add_argument(
+        "--keep-snapshot", action="store_true", help="keep snapshot.db in the output folder"
+    )
+
+
+def _source(args: argparse.Namespace, progress: Progress) -> tuple[Path, str]:
+    """(source database, default name)."""
+    if args.db is not None:
+        return args.db, args.db.stem
+    profile = args.profile or DEFAULT_PROFILE
+    if importlib.util.find_spec("harness.fixture") is None:
+        raise HarnessError("fixture profiles need harness.fixture; give --db PATH instead")
+    # imported by name only when a profile is used: the fixture generator is another module's job
+    ensure_fixture = importlib.import_module("harness.fixture").ensure_fixture
+
+    started = time.monotonic()
+    progress.note(f"fixture {profile}: generating or reusing the cached database ...")
+    path = Path(ensure_fixture(profile, seed=1, scale=None, cache_dir=FIXTURE_CACHE))
+    progress.note(f"fixture {profile}: {path} ({time.monotonic() - started:.1f} s)")
+    return path, profile
+
+
+def _meta_now(snapshot: Path) -> int | None:
+    """The fixture's reference time (``persona_bench_meta.now``) when the database has one."""
+    conn = sqlite3.connect(snapshot.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT value FROM persona_bench_meta WHERE key = 'now'").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        conn.close()
+    try:
+        return int(row[0]) if row else None
+    except ValueError:
+        return None
+
+
+def _out_dir(args: argparse.Namespace, name: str) -> Path:
+    if args.out is not None:
+        return Path(args.out)
+    base = Path("reports") / f"{datetime.now(UTC):%Y-%m-%d}-{name}"
+    candidate, n = base, 1
+    while candidate.exists():  # never overwrite an earlier validation of the same day
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
+def _check_ignored(settings: ValidateSettings, snapshot: Path) -> None:
+    """An ignored column that does not exist is a typo: refuse it (when its table exists)."""
+    conn = sqlite3.connect(snapshot.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        for item in settings.ignore_columns:
+            table, _, column = item.partition(".")
+            cols = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+            if cols and column not in cols:
+                raise HarnessError(f"ignored column {item!r}: {table} has no column {column!r}")
+    finally:
+        conn.close()
+
+
+def _report(results: dict[str, Any], out: Path, baseline: Path | None) -> tuple[bool, list[str]]:
+    """Render report.md and the baseline comparison when those modules exist; (regressed, lines)."""
+    lines, regressed, comparison = [], False, None
+    if baseline is not None:
+        if importlib.util.find_spec("harness.baseline") is None:
+            raise HarnessError("--baseline needs harness.baseline, which is not installed")
+        from harness.baseline import compare_results
+
+        comparison, regressed = compare_results(read_results(baseline), results)
+        (out / "comparison.md").write_text(comparison, encoding="utf-8")
+        lines += ["", comparison.rstrip()]
+    if importlib.util.find_spec("harness.report") is not None:
+        from harness.report import render_report
+
+        lines.append(f"report: {render_report(results, out, comparison)}")
+    return regressed, lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate; see the module docstring for the exit codes."""
+    settings = from_args(args)
+    if args.baseline is not None:
+        read_results(args.baseline)  # refuse a bad baseline before spending minutes on runs
+    started_at = int(time.time())
+    specs = plan(settings.tasks, settings.repeat)
+    progress = Progress(total=len(specs), rounds=settings.repeat)
+    source, default_name = _source(args, progress)
+    name = args.name or default_name
+    out = _out_dir(args, name)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HarnessError(f"cannot create output folder {out}: {exc.strerror}") from None
+    work = out / ".work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        manifest = take_snapshot(source, work / "snapshot.db", busy_timeout_s=args.busy_timeout)
+        progress.note(
+            f"snapshot of {source}: {manifest.size_bytes / 2**20:.1f} MiB, integrity ok, "
+            f"{manifest.duration_s:.1f} s"
+        )
+        _check_ignored(settings, Path(manifest.path))
+        now = args.now if args.now is not None else _meta_now(Path(manifest.path)) or started_at
+        results = _replay(settings, manifest, now, name, out, work, specs, progress)
+        if args.keep_snapshot:
+            shutil.copyfile(manifest.path, out / "snapshot.db")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(summary_table(results))
+    print(f"results: {out / 'results.json'}")
+    regressed, lines = _report(results, out, args.baseline)
+    for line in lines:
+        print(line)
+    return 0 if results["verdict"]["identical"] and not regressed else 1
+
+
+def _replay(
+    settings: ValidateSettings,
+    manifest: Manifest,
+    now: int,
+    name: str,
+    out: Path,
+    work: Path,
+    specs: list[Any],
+    progress: Progress,
+) -> dict[str, Any]:
+    """Run the plan; results.json is written even when interrupted."""
+    replay = Replay(
+        serial_cmd=parse_template(settings.serial_cmd, "serial command"),
+        parallel_cmd=parse_template(settings.parallel_cmd, "parallel command"),
+        now=now,
+        backend=settings.backend,
+        config=settings.config,
+        tables=settings.tables,
+        ignore_columns=settings.ignore_columns,
+        run_timeout_s=settings.run_timeout_s,
+    )
+    done: list[dict[str, Any]] = []
+    snapshot = manifest.to_dict()
+    snapshot.pop("path")  # a temporary file, gone after the validation
+
+    def finished(i: int, spec: Any, record: dict[str, Any]) -> None:
+        done.append(record)
+        progress.done(i, spec, record)
+
+    def results_of(runs: list[dict[str, Any]], reference: str) -> dict[str, Any]:
+        return build_results(
+            name=name,
+            settings={**settings.to_dict(), "now": now},
+            snapshot=snapshot,
+            runs=runs,
+            reference=reference,
+        )
+
+    try:
+        runs, reference = replay_all(
+            specs,
+            replay,
+            Path(manifest.path),
+            work,
+            on_start=progress.start,
+            on_done=finished,
+            keep_dir=out,
+        )
+    except KeyboardInterrupt:
+        partial = results_of(done, "interrupted")
+        partial["verdict"]["identical"] = False  # an unfinished validation proves nothing
+        write_results(partial, out / "results.json")
+        raise
+    results = results_of(runs, reference)
+    write_results(results, out / "results.json")
+    return results
+
+
+__all__ = ["HELP", "add_arguments", "run"]

@@ -36,6 +36,13 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def validate(session: nox.Session) -> None:
+    """Validate serial vs parallel on the prod fixture (or: nox -s validate -- --db PATH ...)."""
+    _install(session)
+    session.run("persona-bench", "validate", *session.posargs)
+
+
+@nox.session(default=False)
 def classify(session: nox.Session) -> None:
     """Classify a database: nox -s classify -- --db PATH [--now EPOCH] [--json]."""
     if not session.posargs:

@@ -191,20 +191,25 @@ def run_measured(
             timed_out = False
             deadline = start + timeout_s
             kill_at: float | None = None
-            while True:
-                _sample(proc.pid, peaks)
-                pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    break
-                now = time.monotonic()
-                if not timed_out and now >= deadline:
-                    timed_out = True
-                    _signal_group(proc.pid, signal.SIGTERM)
-                    kill_at = now + KILL_GRACE_S
-                elif kill_at is not None and now >= kill_at:
-                    _signal_group(proc.pid, signal.SIGKILL)
-                    kill_at = None
-                time.sleep(interval_s)
+            try:
+                while True:
+                    _sample(proc.pid, peaks)
+                    pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+                    if pid:
+                        break
+                    now = time.monotonic()
+                    if not timed_out and now >= deadline:
+                        timed_out = True
+                        _signal_group(proc.pid, signal.SIGTERM)
+                        kill_at = now + KILL_GRACE_S
+                    elif kill_at is not None and now >= kill_at:
+                        _signal_group(proc.pid, signal.SIGKILL)
+                        kill_at = None
+                    time.sleep(interval_s)
+            except BaseException:  # Ctrl-C or a bug here: the job must not outlive the harness
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise
             wall = time.monotonic() - start
             proc.returncode = os.waitstatus_to_exitcode(status)  # we reaped it, not Popen
             if _group_alive(proc.pid):  # leftovers of the job: never let them keep writing

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from harness_support import NOW, make_db, toy_template
 
@@ -305,3 +310,34 @@ def test_the_reference_classifier_is_the_default_target(source: Path, tmp_path: 
     assert results["runs"][0]["command"][1:4] == ["-m", "persona_bench", "classify"]
     assert results["runs"][0]["summary"]["mode"] == "serial"
     assert results["runs"][1]["summary"]["tasks"] == 2
+
+
+def test_an_interrupted_validation_writes_red_results_and_kills_its_run(
+    source: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C during a run: exit 130, results.json written with a red verdict, the job killed."""
+    out = tmp_path / "out"
+    pidfile = tmp_path / "job.pid"
+    hang = _broken_parallel("slow") + f" --pidfile {pidfile}"
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "persona_bench", "validate", "--db", str(source)),
+            *("--serial-cmd", toy_template(), "--parallel-cmd", hang, "--tasks", "2"),
+            *("--repeat", "1", "--now", str(NOW), "--out", str(out), *IGNORE),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not pidfile.exists() or not pidfile.read_text():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    results = json.loads((out / "results.json").read_text())
+    assert results["verdict"]["identical"] is False
+    assert [r["label"] for r in results["runs"]] == ["serial-a"]
+    job = int(pidfile.read_text())
+    assert not psutil.pid_exists(job) or psutil.Process(job).status() == psutil.STATUS_ZOMBIE

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import sqlite3
 import subprocess
@@ -66,6 +67,7 @@ def main() -> int:
     parser.add_argument("--now", type=int, required=True)
     parser.add_argument("--mode", default="deterministic")
     parser.add_argument("--only-parallel", action="store_true")
+    parser.add_argument("--pidfile", help="write the process id here first (slow mode)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     started = time.monotonic()
@@ -77,6 +79,9 @@ def main() -> int:
         print("toy_job: simulated failure", file=sys.stderr)
         return 3
     if mode == "slow":
+        if args.pidfile:
+            with open(args.pidfile, "w") as fh:
+                fh.write(str(os.getpid()))
         time.sleep(600)
     if mode == "nothing":
         return 0

@@ -65,6 +65,7 @@ def _incomplete_batches(path: Path) -> tuple[int, list[str]]:
     return len(logged), problems
 
 
+@pytest.mark.slow
 def test_snapshots_under_a_busy_writer_hold_whole_transactions(tmp_path: Path) -> None:
     """Snapshots taken while another process commits pass integrity_check, hold whole batches."""
     source = make_db(tmp_path / "live.db", wallets=50)

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "report": "harness.report",
     "compare": "harness.baseline",
     "snapshot": "harness.snapshot",
+    "fixture": "harness.fixture",
     "validate": "harness.validate",
 }
 

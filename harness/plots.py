@@ -76,8 +76,8 @@ def _per_round_points(
             )
 
 
-def _task_axis(ax: Any, configs: Sequence[ConfigStats]) -> None:
-    ticks = sorted({c.tasks for c in configs})
+def _task_axis(ax: Any, configs: Sequence[ConfigStats], extra: Sequence[int] = ()) -> None:
+    ticks = sorted({c.tasks for c in configs} | set(extra))
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.set_xlabel("parallel tasks")
     ax.grid(True, alpha=0.3)
@@ -111,7 +111,9 @@ def plot_wall(a: Analysis, path: Path) -> Path | None:
         label="median",
     )
     _task_axis(ax, configs)
-    ax.set_ylim(bottom=0)
+    # headroom above the serial band and the slowest run, so neither touches the frame
+    walls = [num(r, "wall_s") or 0.0 for c in configs for r in c.ok_runs]
+    ax.set_ylim(0, max([serial * (1 + noise), *walls]) * 1.08)
     ax.set_ylabel("wall time (s)")
     ax.set_title("Wall time of the whole run by task count (lower is better)")
     _legend(fig, ax)
@@ -172,7 +174,8 @@ def plot_speedup(a: Analysis, path: Path) -> Path | None:
             zorder=4,
             label=f"recommended: {chosen.label}",
         )
-    _task_axis(ax, configs)
+    # the ideal and Amdahl curves start at one task and bend at the core count: tick both
+    _task_axis(ax, configs, [n for n in (1, a.cores) if n is not None and n <= top])
     ax.set_ylim(
         bottom=0, top=max(max(ideal), max(y + h for y, h in zip(ys, highs, strict=True))) * 1.1
     )

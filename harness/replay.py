@@ -135,6 +135,14 @@ def _fresh_copy(snapshot: Path, dest: Path) -> None:
     shutil.copyfile(snapshot, dest)  # the snapshot is a closed, frozen single file
 
 
+def _move_db(src: Path, dest: Path) -> None:
+    """Move a database with its -wal (a job may exit with committed pages still in it)."""
+    for suffix in ("", "-wal"):
+        if Path(f"{src}{suffix}").exists():
+            shutil.move(f"{src}{suffix}", f"{dest}{suffix}")
+    Path(f"{src}-shm").unlink(missing_ok=True)
+
+
 def _failure(m: Measurement, unchanged: bool) -> str | None:
     if m.timed_out:
         return f"timed out after {m.wall_s:.1f} s (exit status {m.exit_code})"
@@ -221,8 +229,8 @@ def replay_all(
             reference = tables
             reference_name = f"round {spec.round} {spec.label}"
             record["identical"] = True
-            if keep_dir is not None:
-                shutil.copyfile(workdir / "run.db", workdir / "reference.db")
+            if keep_dir is not None:  # a rename, not a copy: the next run copies afresh anyway
+                _move_db(workdir / "run.db", workdir / "reference.db")
             for earlier, earlier_tables in pending:
                 _judge(earlier, earlier_tables, reference)
             pending.clear()
@@ -234,8 +242,8 @@ def replay_all(
             kept_mismatch = True
             keep_dir.mkdir(parents=True, exist_ok=True)
             name = f"mismatch-round{spec.round}-{spec.label.replace('=', '')}.db"
-            shutil.copyfile(workdir / "run.db", keep_dir / name)
-            shutil.copyfile(workdir / "reference.db", keep_dir / "reference.db")
+            _move_db(workdir / "run.db", keep_dir / name)
+            _move_db(workdir / "reference.db", keep_dir / "reference.db")
         if record["failed"]:
             record["identical"] = False
         on_done(i, spec, record)

@@ -85,7 +85,8 @@ class ValidateSettings:
         data["tasks"] = list(self.tasks)
         data["tables"] = list(self.tables)
         data["ignore_columns"] = list(self.ignore_columns)
-        data["config_path"] = str(data.pop("config")) if self.config else None
+        config = data.pop("config")
+        data["config_path"] = str(config) if config is not None else None
         return data
 
 

@@ -72,6 +72,8 @@ def test_the_default_target_ignores_duration_ms_and_a_custom_one_nothing() -> No
     """job_status.duration_ms is ignored by default only for our classifier."""
     assert from_args(_args()).ignore_columns == REFERENCE_IGNORE
     assert from_args(_args()).reference_target
+    assert "config" not in from_args(_args()).to_dict()
+    assert from_args(_args()).to_dict()["config_path"] is None
     custom = from_args(_args("--serial-cmd", "job {db}", "--parallel-cmd", "job {db} {tasks}"))
     assert custom.ignore_columns == ()
     assert not custom.reference_target

@@ -96,6 +96,8 @@ def test_a_dropped_row_is_a_mismatch_naming_table_and_row(source: Path, tmp_path
     assert (natural["missing"], natural["extra"]) == (1, 0)
     assert natural["missing_examples"][0].startswith("proxy_wallet='0x")
     assert (tmp_path / "out" / "mismatch-round1-tasks2.db").exists()
+    assert (tmp_path / "out" / "reference.db").exists()
+    assert not (tmp_path / "out" / ".work").exists()
 
 
 def test_a_float_changed_in_its_last_bit_is_a_mismatch(source: Path, tmp_path: Path) -> None:

@@ -177,13 +177,11 @@ def test_classifier_agrees_with_oracle(
 @pytest.mark.parametrize(
     "gate", ["no wallets", "insufficient trade history", "exactly 7 days", "7 days less 1 s"]
 )
-def test_readiness_gate_agrees_with_oracle(
-    random_dbs: dict[int, Path], tmp_path: Path, gate: str, capsys: Any
-) -> None:
+def test_readiness_gate_agrees_with_oracle(tmp_path: Path, gate: str, capsys: Any) -> None:
     """Around the readiness gate both write the same rows (job_status alone when it stops)."""
     now = now_for(1)
     src = tmp_path / "gate.db"
-    shutil.copy(random_dbs[1], src)
+    make_random_db(src, 1, now)
     with sqlite3.connect(src) as conn:
         if gate == "no wallets":
             conn.execute("UPDATE wallets SET is_active = 0")

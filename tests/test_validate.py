@@ -73,6 +73,7 @@ def test_a_deterministic_target_is_green(source: Path, tmp_path: Path) -> None:
     assert results["runs"][1]["summary"]["tasks"] == 2  # the target's stdout JSON
     command = results["runs"][1]["command"]
     assert command[command.index("--tasks") + 1] == "2"
+    assert (tmp_path / "out" / "report.md").exists()
 
 
 def test_a_dropped_row_is_a_mismatch_naming_table_and_row(source: Path, tmp_path: Path) -> None:
@@ -260,6 +261,7 @@ def test_now_comes_from_the_fixture_meta_table(source: Path, tmp_path: Path) -> 
         ["--serial-cmd", "job --db {db} --config {config}"],
         ["--config", "/no/such/config.toml"],
         ["--profile", "prod"],  # together with --db
+        ["--baseline", "/no/such/results.json"],
     ],
 )
 def test_bad_input_exits_2_without_running(

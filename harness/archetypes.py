@@ -17,12 +17,13 @@ from harness.draft import (
     DAY,
     EXTREME,
     HOUR,
+    LONGSHOT,
     MIXED,
     NONMID,
     Draft,
+    Weights,
     avoid_band,
     heavy,
-    pick,
     win_count,
 )
 
@@ -44,16 +45,16 @@ class Knobs:
 Builder = Callable[[Draft, Knobs], str]
 
 
-def scatter(
-    d: Draft, n: int, t0: int, t1: int, clusters: tuple[tuple[str, int], ...] = MIXED
-) -> None:
+def scatter(d: Draft, n: int, t0: int, t1: int, clusters: Weights = MIXED) -> None:
     """n unplanned trades in [t0, t1] (history, Stage-1 failures): only count and times matter."""
     rng = d.rng
     cids = d.markets(max(1, min(60, n // 8)))
     base = float(heavy(rng, 5, 500))
-    for _ in range(n):
-        side = "BUY" if rng.random() < 0.55 else "SELL"
-        d.trade(rng.choice(cids), side, d.size(base), d.price(clusters), rng.randint(t0, t1))
+    draw, span, k = rng.random, t1 - t0 + 1, len(cids)
+    for _ in range(n):  # hot loop: plain random() arithmetic instead of randint/choice
+        side = "BUY" if draw() < 0.55 else "SELL"
+        cid = cids[int(draw() * k)]
+        d.trade(cid, side, d.size(base), d.price(clusters), t0 + int(draw() * span))
 
 
 def _history(d: Draft, k: Knobs) -> None:
@@ -87,7 +88,7 @@ def _play(
     wins: int,
     mids: int,
     base: float,
-    clusters: tuple[tuple[str, int], ...] = NONMID,
+    clusters: Weights = NONMID,
 ) -> None:
     """Round trips on ``slots``: exactly ``wins`` win and exactly ``mids`` trade near 0.5."""
     rng = d.rng
@@ -95,7 +96,7 @@ def _play(
     winners = set(rng.sample(range(n), wins))
     middles = set(rng.sample(range(n), mids))
     for j, (cid, tb, ts) in enumerate(slots):
-        cluster = "mid" if j in middles else pick(rng, clusters)
+        cluster = "mid" if j in middles else clusters.pick(rng)
         d.round_trip(cid, tb, ts, j in winners, cluster, d.size(base))
 
 
@@ -265,7 +266,7 @@ def bot_swarm(d: Draft, k: Knobs) -> str:
     slots = _pairs_by_market(d, cids, pairs, d.now - 179 * DAY, d.now - 600, (60, 1800))
     winners = rng.random()
     for cid, tb, ts in slots:
-        cluster = "mid" if rng.random() < 0.2 else pick(rng, NONMID)
+        cluster = "mid" if rng.random() < 0.2 else NONMID.pick(rng)
         d.round_trip(cid, tb, ts, rng.random() < winners, cluster, round(1 + 7 * rng.random(), 2))
     roi = 0.04 + 0.16 * rng.random()
     _pnl(d, roi if rng.random() < 0.5 else -roi)
@@ -311,7 +312,7 @@ def jackpot(d: Draft, k: Knobs) -> str:
     n = heavy(rng, 8, 150)
     for j in range(n):
         ts = t_a if j == 0 else t_b if j == 1 else rng.randint(t_a, t_b)
-        d.trade(rng.choice(main), "BUY", d.size(base), d.price((("lo", 1),)), ts)
+        d.trade(rng.choice(main), "BUY", d.size(base), d.price(LONGSHOT), ts)
     for j, cid in enumerate(minor):
         if j < wins + losses:
             tb = rng.randint(t_a, t_b - DAY)
@@ -400,7 +401,7 @@ def accumulator(d: Draft, k: Knobs) -> str:
             tb,
             tb + rng.randint(3 * DAY, 12 * DAY),
             j in winners,
-            pick(rng, NONMID),
+            NONMID.pick(rng),
             d.size(base),
         )
     for j, cid in enumerate(cids[pairs:]):

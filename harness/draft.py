@@ -11,6 +11,8 @@ Pure: a ``random.Random`` and plain values in, plain tuples out. Only arithmetic
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import random
 import time
@@ -36,9 +38,28 @@ _CLUSTERS = {
     "wide_lo": (0.11, 0.42),
     "wide_hi": (0.58, 0.89),
 }
-MIXED = (("lo", 20), ("hi", 20), ("mid", 25), ("wide_lo", 17), ("wide_hi", 18))
-NONMID = (("lo", 25), ("hi", 25), ("wide_lo", 25), ("wide_hi", 25))
-EXTREME = (("lo", 50), ("hi", 50))
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Names with integer weights, picked with one ``random()`` and a bisection."""
+
+    names: tuple[str, ...]
+    cumulative: tuple[int, ...]
+
+    @classmethod
+    def of(cls, *pairs: tuple[str, int]) -> Weights:
+        return cls(tuple(n for n, _ in pairs), tuple(itertools.accumulate(w for _, w in pairs)))
+
+    def pick(self, rng: random.Random) -> str:
+        x = int(rng.random() * self.cumulative[-1])
+        return self.names[bisect.bisect_right(self.cumulative, x)]
+
+
+MIXED = Weights.of(("lo", 20), ("hi", 20), ("mid", 25), ("wide_lo", 17), ("wide_hi", 18))
+NONMID = Weights.of(("lo", 25), ("hi", 25), ("wide_lo", 25), ("wide_hi", 25))
+EXTREME = Weights.of(("lo", 50), ("hi", 50))
+LONGSHOT = Weights.of(("lo", 1))
 
 
 def fmt_time(ts: int) -> str:
@@ -94,8 +115,8 @@ class Draft:
         pool = self.cat.lanes[lane] if lane else self.cat.all_ids
         return self.rng.sample(pool, min(k, len(pool)))
 
-    def price(self, clusters: tuple[tuple[str, int], ...]) -> float:
-        name = pick(self.rng, clusters)
+    def price(self, clusters: Weights) -> float:
+        name = clusters.pick(self.rng)
         lo, hi = _CLUSTERS[name]
         return round(lo + (hi - lo) * self.rng.random(), 3)
 
@@ -262,16 +283,6 @@ class Draft:
             self.snapshots.append(
                 (cids[0], 50.0, 0.4, round(100 * rng.random(), 2), fmt_time(self.now - 200 * DAY))
             )
-
-
-def pick(rng: random.Random, weighted: tuple[tuple[str, int], ...]) -> str:
-    total = sum(w for _, w in weighted)
-    x = rng.randrange(total)
-    for name, w in weighted:
-        if x < w:
-            return name
-        x -= w
-    raise AssertionError("unreachable")
 
 
 def win_count(rng: random.Random, pairs: int, lo: float, hi: float) -> int:

@@ -38,7 +38,7 @@ from harness.profiles import (
 from persona_bench.errors import UserError
 
 HELP = "Write a deterministic production-shaped database (profiles: tiny, prod, stress)."
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 BATCH = 10_000
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
 DEFAULT_CACHE = Path(__file__).resolve().parents[1] / "fixtures" / "cache"
@@ -55,7 +55,7 @@ _INSERT = {
     " last_updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
     "trades_raw": "INSERT INTO trades_raw (id, proxy_wallet, condition_id, asset, side, size,"
     " price, timestamp, outcome, outcome_index, transaction_hash, raw_json, ingested_at)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,?)",
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
     "markets": "INSERT INTO markets (condition_id, title, slug, category, end_date, closed)"
     " VALUES (?,?,?,?,?,?)",
     "paper_trades": "INSERT INTO paper_trades (proxy_wallet, condition_id, side, size_usdc,"
@@ -198,14 +198,16 @@ def _write(path: Path, plan: Plan) -> dict[str, str]:
         catalogue, market_rows = markets(plan)
         out.add("markets", market_rows)
         out.add("job_status", job_status_rows(plan))
+        # trades_raw is hashed as it is written, in id order: exactly the rows read back later
+        trades_hash = hashlib.sha256(_table_header(conn, "trades_raw")[0])
         next_id = 1
         for w in wallets(plan, catalogue):
-            next_id = _add_wallet(out, plan, w, next_id)
+            next_id = _add_wallet(out, plan, w, next_id, trades_hash)
         out.flush()
         conn.isolation_level = None
         for ddl in indexes:
             conn.execute(ddl)
-        digest = content_hash(conn)
+        digest = content_hash(conn, {"trades_raw": trades_hash.hexdigest()})
         meta = {
             "profile": plan.profile,
             "seed": str(plan.seed),
@@ -224,7 +226,7 @@ def _write(path: Path, plan: Plan) -> dict[str, str]:
     return meta
 
 
-def _add_wallet(out: _Batches, plan: Plan, w: Wallet, next_id: int) -> int:
+def _add_wallet(out: _Batches, plan: Plan, w: Wallet, next_id: int, trades_hash: Any) -> int:
     d = w.draft
     address = d.address
     out.add("wallets", [w.row])
@@ -236,24 +238,27 @@ def _add_wallet(out: _Batches, plan: Plan, w: Wallet, next_id: int) -> int:
         rows = []
         for cid, side, size, price, ts, oi in trades:
             tx = f"0x{next_id:016x}{rng.getrandbits(192):048x}"  # id-prefixed: UNIQUE index appends
-            rows.append(
-                (
-                    next_id,
-                    address,
-                    cid,
-                    f"{cid[2:14]}{oi}",
-                    side,
-                    size,
-                    price,
-                    ts,
-                    "Yes" if oi == 0 else "No",
-                    oi,
-                    tx,
-                    ingested,
-                )
+            outcome = "Yes" if oi == 0 else "No"
+            asset = f"{cid[2:14]}{oi}"
+            row = (
+                next_id,
+                address,
+                cid,
+                asset,
+                side,
+                size,
+                price,
+                ts,
+                outcome,
+                oi,
+                tx,
+                None,
+                ingested,
             )
+            rows.append(row)
             next_id += 1
         out.add("trades_raw", rows)
+        trades_hash.update(_rows_bytes(rows))
     personas, exclusions, traits = previous_run(plan, w)
     out.add("paper_trades", [(address, *p) for p in d.paper])
     out.add("paper_positions", [(address, *p) for p in d.positions])
@@ -264,29 +269,44 @@ def _add_wallet(out: _Batches, plan: Plan, w: Wallet, next_id: int) -> int:
     return next_id
 
 
-def content_hash(conn: sqlite3.Connection) -> str:
+def content_hash(conn: sqlite3.Connection, known: dict[str, str] | None = None) -> str:
     """sha256 over every table's rows in primary-key order (not the file's bytes).
 
-    Each table contributes its name, its column names, then one ``repr(row)`` line per row:
-    ``repr`` of a float is its shortest round-trip form, so the hash is the same on every
-    machine for the same logical content. ``persona_bench_meta`` and ``sqlite_*`` are left out.
+    A table's digest covers its name, its column names, then one ``repr(row)`` line per row:
+    ``repr`` of a float is its shortest round-trip form, so the hash is the same on every machine
+    for the same logical content. The content hash is the sha256 of the ``name:digest`` lines,
+    tables by name; ``persona_bench_meta`` and ``sqlite_*`` are left out. ``known`` holds digests
+    already computed while writing (trades_raw, streamed: reading it back would cost seconds).
     """
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
+        " AND name != 'persona_bench_meta' ORDER BY name"
+    )]  # fmt: skip
     h = hashlib.sha256()
-    names = [
-        r[0]
-        for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
-            " AND name != 'persona_bench_meta' ORDER BY name"
-        )
-    ]
     for name in names:
-        info = list(conn.execute(f'PRAGMA table_info("{name}")'))
-        pk = [r[1] for r in sorted((r for r in info if r[5] > 0), key=lambda r: r[5])]
-        order = ", ".join(f'"{c}"' for c in pk) if pk else "rowid"
-        h.update(f"{name}({','.join(r[1] for r in info)})\n".encode())
-        cur = conn.execute(f'SELECT * FROM "{name}" ORDER BY {order}')
-        while batch := cur.fetchmany(BATCH):
-            h.update(("\n".join(map(repr, batch)) + "\n").encode())
+        digest = (known or {}).get(name) or _table_digest(conn, name)
+        h.update(f"{name}:{digest}\n".encode())
+    return h.hexdigest()
+
+
+def _table_header(conn: sqlite3.Connection, name: str) -> tuple[bytes, str]:
+    """The first line of a table's digest, and its ORDER BY (primary key, else rowid)."""
+    info = list(conn.execute(f'PRAGMA table_info("{name}")'))
+    pk = [r[1] for r in sorted((r for r in info if r[5] > 0), key=lambda r: r[5])]
+    order = ", ".join(f'"{c}"' for c in pk) if pk else "rowid"
+    return f"{name}({','.join(r[1] for r in info)})\n".encode(), order
+
+
+def _rows_bytes(rows: Sequence[Sequence[Any]]) -> bytes:
+    return ("\n".join(map(repr, rows)) + "\n").encode()
+
+
+def _table_digest(conn: sqlite3.Connection, name: str) -> str:
+    header, order = _table_header(conn, name)
+    h = hashlib.sha256(header)
+    cur = conn.execute(f'SELECT * FROM "{name}" ORDER BY {order}')
+    while batch := cur.fetchmany(BATCH):
+        h.update(_rows_bytes(batch))
     return h.hexdigest()
 
 

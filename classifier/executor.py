@@ -1,6 +1,6 @@
 """Where feature jobs run: inline (serial), a process pool, a thread pool, or any Executor.
 
-A feature job is ``feature_job(wallet, params)``: it reads the wallet's rows through a read-only
+A feature job is ``feature_job(wallets, params)``: it reads each wallet's rows through a read-only
 connection owned by the worker (opened once per worker thread, by the pool's ``initializer`` or
 lazily on first use, so a foreign executor such as Dask's works too), computes the features and
 returns a ``WalletResult``. A data error is a result, not an exception: only a dead or hung
@@ -81,9 +81,14 @@ def init_worker(params: JobParams) -> None:
     _worker_connection(params)
 
 
-def feature_job(wallet: str, params: JobParams) -> WalletResult:
-    """The unit of work submitted to an executor."""
-    return compute_wallet(_worker_connection(params), wallet, params)
+def feature_job(wallets: tuple[str, ...], params: JobParams) -> list[WalletResult]:
+    """The unit of work submitted to an executor: a few wallets of one chunk.
+
+    A job per wallet would cost as much in pickling and queueing as the work itself for the
+    many small wallets; a few per job keeps the pool busy without starving the tail.
+    """
+    conn = _worker_connection(params)
+    return [compute_wallet(conn, wallet, params) for wallet in wallets]
 
 
 def make_executor(backend: str, tasks: int, params: JobParams) -> Executor:
@@ -102,6 +107,29 @@ def make_executor(backend: str, tasks: int, params: JobParams) -> Executor:
     return ProcessPoolExecutor(
         max_workers=tasks, mp_context=context, initializer=init_worker, initargs=(params,)
     )
+
+
+def close_pool(executor: Executor, grace_s: float) -> list[str]:
+    """Shut a pool down, waiting at most ``grace_s`` for its workers; kill the ones still there.
+
+    ``shutdown(wait=True)`` would wait forever for a hung (stopped, deadlocked) worker that
+    holds no job, so the run could finish its work and never exit. Returns one line per worker
+    that had to be killed.
+    """
+    procs = list((getattr(executor, "_processes", None) or {}).values())
+    manager = getattr(executor, "_executor_manager_thread", None)
+    executor.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace_s
+    killed = []
+    for proc in procs:
+        proc.join(max(deadline - time.monotonic(), 0.0))
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+            killed.append(f"worker pid {proc.pid} did not exit within {grace_s:g} s: killed")
+    if manager is not None:
+        manager.join()
+    return killed
 
 
 def kill_workers(executor: Executor) -> None:

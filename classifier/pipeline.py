@@ -26,6 +26,7 @@ from classifier.config import PersonaConfig
 from classifier.executor import (
     JobParams,
     WalletResult,
+    close_pool,
     compute_wallet,
     feature_job,
     kill_workers,
@@ -51,6 +52,8 @@ COUNTERS = (
 READY_MIN_AGE_S = 7 * 86_400  # readiness gate: a first trade at least 7 days before now
 MAX_POOL_RESTARTS = 2
 MAX_CHUNKS_AHEAD = 64
+WALLETS_PER_JOB = 8
+POOL_EXIT_GRACE_S = 10.0  # idle workers exit at once; one still there after this is hung
 FAILURES_IN_SUMMARY = 100
 
 
@@ -87,7 +90,7 @@ def format_ts(now: int) -> str:
 @dataclass
 class _Chunk:
     outcomes: list[Stage1Outcome]
-    jobs: dict[str, Future[WalletResult]]
+    jobs: list[tuple[tuple[str, ...], Future[list[WalletResult]]]]
 
 
 @dataclass
@@ -159,7 +162,7 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
         raise
     finally:
         if state.owns_executor and state.executor is not None:
-            state.executor.shutdown(wait=not state.pool_dead, cancel_futures=True)
+            state.events += close_pool(state.executor, POOL_EXIT_GRACE_S)
             if state.backend == "process":
                 reap_forkserver()
     wall = time.perf_counter() - wall0
@@ -303,37 +306,37 @@ def _plan(state: _Run, wallets: list[str], params: JobParams) -> _Chunk:
     outcomes = [
         stage1(s, state.now, state.cfg) for s in store.stage1_summaries(state.conn, wallets)
     ]
-    jobs: dict[str, Future[WalletResult]] = {}
+    jobs: list[tuple[tuple[str, ...], Future[list[WalletResult]]]] = []
     if state.executor is not None and not state.pool_dead:
-        for o in outcomes:
-            if o.passed:
-                jobs[o.wallet] = state.executor.submit(feature_job, o.wallet, params)
+        passers = [o.wallet for o in outcomes if o.passed]
+        for i in range(0, len(passers), WALLETS_PER_JOB):
+            batch = tuple(passers[i : i + WALLETS_PER_JOB])
+            jobs.append((batch, state.executor.submit(feature_job, batch, params)))
     state.phases["stage1_s"] += time.perf_counter() - t0
     return _Chunk(outcomes, jobs)
 
 
 def _collect(state: _Run, chunk: _Chunk, params: JobParams) -> dict[str, WalletResult]:
-    """Every passer's features: from its future, or computed here (serial, or recomputed)."""
+    """Every passer's features: from its job, or computed here (serial, or recomputed)."""
     t0 = time.perf_counter()
     results: dict[str, WalletResult] = {}
-    for o in chunk.outcomes:
-        if not o.passed:
-            continue
-        future = chunk.jobs.get(o.wallet)
-        result = _result_of(state, future) if future is not None else None
-        if result is None:
-            if future is not None:
-                state.recomputed += 1
-            result = compute_wallet(state.conn, o.wallet, params)
+    for batch, future in chunk.jobs:
+        done = _result_of(state, future)
+        if done is None:
+            state.recomputed += len(batch)
         else:
-            state.busy_s += result.busy_s
-        results[o.wallet] = result
+            for result in done:
+                results[result.wallet] = result
+                state.busy_s += result.busy_s
+    for o in chunk.outcomes:
+        if o.passed and o.wallet not in results:
+            results[o.wallet] = compute_wallet(state.conn, o.wallet, params)
     state.phases["features_s"] += time.perf_counter() - t0
     return results
 
 
-def _result_of(state: _Run, future: Future[WalletResult]) -> WalletResult | None:
-    """The future's result, or None when its worker died or hung (the wallet is recomputed)."""
+def _result_of(state: _Run, future: Future[list[WalletResult]]) -> list[WalletResult] | None:
+    """The job's results, or None when its worker died or hung (its wallets are recomputed)."""
     if state.pool_dead and not future.done():
         return None
     try:

@@ -105,3 +105,57 @@ def classify_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProces
         timeout=timeout,
         check=False,
     )
+
+
+def bulk_db(path: Path, *, wallets: int = 600, trades_per_active: int = 120, seed: int = 7) -> Path:
+    """A larger random database (fast executemany): most wallets pass Stage 1, some error."""
+    import random
+
+    rng = random.Random(seed)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.executescript(SCHEMA)
+    conn.executemany(
+        "INSERT INTO markets (condition_id, title, category) VALUES (?, 't', ?)",
+        [(f"c{i:03d}", ("Sports", "Politics", "Crypto", None)[i % 4]) for i in range(80)],
+    )
+    trades = []
+    for w in range(wallets):
+        addr = f"0x{rng.getrandbits(40):010x}"
+        conn.execute(
+            "INSERT INTO wallets (proxy_wallet, discovered_from, discovered_at, is_active)"
+            " VALUES (?, 'test', '2025-01-01', ?)",
+            (addr, int(w % 13 != 0)),
+        )
+        if w % 5 == 0:
+            continue  # no trades
+        n = trades_per_active if w % 3 else rng.randint(1, 30)
+        for j in range(n):
+            price: Any = rng.choice((0.03, 0.5, 0.52, 0.97, 0.3, 0.7))
+            if w % 97 == 1 and j == n - 1:
+                price = "n/a"  # a feature error
+            trades.append(
+                (
+                    addr,
+                    f"c{rng.randrange(80):03d}",
+                    rng.choice(("BUY", "SELL", "BUY", "SELL", None)),
+                    rng.choice((1.0, 5.0, 50.0, 400.0)),
+                    price,
+                    NOW - rng.randrange(0, 200 * DAY),
+                    f"{addr}-{j}",
+                )
+            )
+        if w % 4 == 0:
+            conn.execute(
+                "INSERT INTO positions_snapshots (proxy_wallet, condition_id, cash_pnl, snapshot_at)"
+                " VALUES (?, 'c001', ?, '2026-05-01 00:00:00')",
+                (addr, rng.uniform(-50, 400)),
+            )
+    conn.executemany(
+        "INSERT INTO trades_raw (proxy_wallet, condition_id, side, size, price, timestamp,"
+        " transaction_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        trades,
+    )
+    conn.commit()
+    conn.close()
+    return path

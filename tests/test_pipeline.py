@@ -1,0 +1,251 @@
+"""Whole runs on real WAL databases: determinism, the readiness gate, bad databases, errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from classifier import PersonaConfig, RunOptions, run
+from classifier.store import DatabaseError
+from tests.helpers import (
+    DAY,
+    NOW,
+    build_db,
+    bulk_db,
+    classify_cli,
+    dump_outputs,
+    history,
+    job_meta,
+    wallet,
+)
+
+
+@pytest.fixture(scope="module")
+def bulk_source(tmp_path_factory) -> Path:
+    """A 600-wallet database (never written: tests classify copies)."""
+    return bulk_db(tmp_path_factory.mktemp("bulk") / "bulk.db")
+
+
+def copy_db(src: Path, dst: Path) -> Path:
+    shutil.copyfile(src, dst)
+    return dst
+
+
+def test_two_runs_with_the_same_now_write_identical_rows(bulk_source, tmp_path):
+    """Same database, same now: every output row identical, ids included."""
+    a = copy_db(bulk_source, tmp_path / "a.db")
+    b = copy_db(bulk_source, tmp_path / "b.db")
+    run(RunOptions(db_path=a, now=NOW, tasks=0))
+    run(RunOptions(db_path=b, now=NOW, tasks=0, config=PersonaConfig(chunk_size=7)))
+    assert dump_outputs(a) == dump_outputs(b)
+    assert len(dump_outputs(a)["wallet_exclusions"]) > 100
+
+
+def test_rerun_on_the_same_database_keeps_history_and_is_deterministic(bulk_source, tmp_path):
+    """A second run (later now) on an already classified copy gives the same rows twice."""
+    a = copy_db(bulk_source, tmp_path / "a.db")
+    b = copy_db(bulk_source, tmp_path / "b.db")
+    for db in (a, b):
+        run(RunOptions(db_path=db, now=NOW, tasks=0))
+        run(RunOptions(db_path=db, now=NOW + 3600, tasks=0))
+    assert dump_outputs(a) == dump_outputs(b)
+    personas = dump_outputs(a)["wallet_personas"]
+    stamps = {dict(r)["classified_at"] for r in personas}
+    assert stamps == {"2026-05-28 20:26:40.000", "2026-05-28 21:26:40.000"}
+
+
+def test_feature_errors_are_counted_logged_and_skipped(bulk_source, tmp_path, caplog):
+    """A price stored as text fails that wallet only: counted, logged with wallet and error."""
+    db = copy_db(bulk_source, tmp_path / "a.db")
+    with caplog.at_level(logging.WARNING, logger="classifier"):
+        summary = run(RunOptions(db_path=db, now=NOW, tasks=0))
+    assert summary["counters"]["errors"] == len(summary["failures"]) > 0
+    first = summary["failures"][0]
+    assert "price is not a number (got 'n/a')" in first["error"]
+    assert f"wallet {first['wallet']}: features failed: {first['error']}" in caplog.text
+    meta = job_meta(db)
+    assert meta["errors"] == summary["counters"]["errors"]
+    c = summary["counters"]
+    assert c["processed"] == (
+        c["stage1_no_trades"] + c["stage1_other"] + c["stage2_excluded"] + c["suitable"]
+    )
+
+
+def test_no_active_wallets_writes_only_job_status(tmp_path):
+    """Readiness gate: no active wallet -> idle, {"classified":0,"skipped":"no wallets"}."""
+    db = build_db(
+        tmp_path / "a.db", {"wallets": [wallet("0xa", active=0)], "trades_raw": history("0xa", 20)}
+    )
+    summary = run(RunOptions(db_path=db, now=NOW, tasks=0))
+    out = dump_outputs(db)
+    assert out["wallet_exclusions"] == out["wallet_personas"] == []
+    assert job_meta(db) == {"classified": 0, "skipped": "no wallets"}
+    assert summary["skipped"] == "no wallets"
+
+
+def test_insufficient_history_gate_metadata(tmp_path):
+    """No active wallet with 10 trades and a first trade 7 days back: the gate's metadata."""
+    rows = history("0xa", 9, first=NOW - 30 * DAY) + history("0xb", 30, first=NOW - 6 * DAY)
+    db = build_db(
+        tmp_path / "a.db", {"wallets": [wallet("0xa"), wallet("0xb")], "trades_raw": rows}
+    )
+    run(RunOptions(db_path=db, now=NOW, tasks=0))
+    assert job_meta(db) == {
+        "classified": 0,
+        "skipped": "insufficient trade history",
+        "total_wallets": 2,
+        "min_trades_required": 10,
+        "min_tracking_days": 7,
+    }
+    assert dump_outputs(db)["wallet_exclusions"] == []
+    # one more old trade for 0xb opens the gate
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "INSERT INTO trades_raw (proxy_wallet, condition_id, side, size, price, timestamp)"
+        " VALUES ('0xb', 'm1', 'BUY', 1, 0.5, ?)",
+        (NOW - 7 * DAY,),
+    )
+    conn.commit()
+    conn.close()
+    run(RunOptions(db_path=db, now=NOW, tasks=0))
+    assert job_meta(db)["completed"] is True
+
+
+def test_job_status_final_row(bulk_source, tmp_path):
+    """Final job_status: idle, the run's timestamps, counters + total + classified + completed."""
+    db = copy_db(bulk_source, tmp_path / "a.db")
+    summary = run(RunOptions(db_path=db, now=NOW, tasks=0))
+    (row,) = dump_outputs(db, ignore_duration=False)["job_status"]
+    rec = dict(row)
+    assert (rec["status"], rec["last_run_at"], rec["updated_at"], rec["last_error"]) == (
+        "idle",
+        "2026-05-28 20:26:40.000",
+        "2026-05-28 20:26:40.000",
+        None,
+    )
+    assert isinstance(rec["duration_ms"], int)
+    meta = json.loads(rec["metadata"])
+    assert {k: meta[k] for k in summary["counters"]} == summary["counters"]
+    assert (meta["total"], meta["classified"], meta["completed"]) == (
+        summary["total"],
+        summary["counters"]["processed"],
+        True,
+    )
+
+
+# -- bad databases ----------------------------------------------------------------------------
+
+
+def _not_sqlite(p: Path) -> None:
+    p.write_text("hello, this is not a database at all" * 10)
+
+
+def _truncated(p: Path) -> None:
+    bulk_db(p, wallets=50)
+    data = p.read_bytes()
+    p.unlink()
+    p.write_bytes(data[: len(data) // 3])
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: None, "does not exist"),
+        (lambda p: p.mkdir(), "is a directory"),
+        (lambda p: p.write_bytes(b""), "is an empty file"),
+        (_not_sqlite, "is not a SQLite database"),
+        (_truncated, "corrupt or truncated|is not a SQLite database|malformed"),
+    ],
+    ids=["missing", "directory", "empty", "not-sqlite", "truncated"],
+)
+def test_bad_database_files_exit_2_with_one_line(tmp_path, make, message):
+    """Each bad file gives one line on stderr, exit 2, and no file is created or changed."""
+    db = tmp_path / "x.db"
+    make(db)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = classify_cli("--db", str(db), "--now", str(NOW))
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+    assert re.search(message, proc.stderr), proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("DROP TABLE markets", "input table markets is missing"),
+        ("ALTER TABLE trades_raw DROP COLUMN side", "column trades_raw.side is missing"),
+        ("ALTER TABLE wallets DROP COLUMN is_active", "column wallets.is_active is missing"),
+    ],
+)
+def test_missing_input_table_or_column_is_refused_before_any_write(tmp_path, sql, message):
+    """A database lacking an input table or column is refused, naming it; nothing is written."""
+    db = build_db(tmp_path / "a.db", {"wallets": [wallet("0xa")], "trades_raw": history("0xa", 20)})
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TABLE job_status")
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+    proc = classify_cli("--db", str(db), "--now", str(NOW))
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    conn = sqlite3.connect(db)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "job_status" not in tables  # refused before creating output tables
+
+
+def test_missing_output_tables_are_created(tmp_path):
+    """Output tables missing from the database are created with their constraints."""
+    db = build_db(tmp_path / "a.db", {"wallets": [wallet("0xa")], "trades_raw": history("0xa", 20)})
+    conn = sqlite3.connect(db)
+    for t in ("wallet_personas", "wallet_exclusions", "wallet_persona_traits", "job_status"):
+        conn.execute(f"DROP TABLE {t}")
+    conn.commit()
+    conn.close()
+    run(RunOptions(db_path=db, now=NOW, tasks=0))
+    assert job_meta(db)["completed"] is True
+
+
+def test_locked_database_waits_then_says_so(tmp_path):
+    """Another process holds an exclusive lock: classify waits --busy-timeout, then exit 2."""
+    db = build_db(tmp_path / "a.db", {"wallets": [wallet("0xa")], "trades_raw": history("0xa", 20)})
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+            "c.execute('PRAGMA locking_mode = EXCLUSIVE'); c.execute('BEGIN EXCLUSIVE')\n"
+            "print('locked', flush=True); time.sleep(30)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        start = time.monotonic()
+        proc = classify_cli("--db", str(db), "--now", str(NOW), "--busy-timeout", "1")
+        waited = time.monotonic() - start
+    finally:
+        holder.kill()
+        holder.communicate()
+    assert proc.returncode == 2
+    assert "is locked by another process (waited 1 s)" in proc.stderr
+    assert waited >= 0.9
+
+
+def test_library_raises_named_errors(tmp_path):
+    """From Python, a bad database raises DatabaseError (a UserError), not sqlite3's errors."""
+    with pytest.raises(DatabaseError, match="does not exist"):
+        run(RunOptions(db_path=tmp_path / "nope.db", now=NOW))
+    assert not (tmp_path / "nope.db").exists()

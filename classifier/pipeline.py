@@ -24,16 +24,15 @@ from typing import Any
 from classifier import store
 from classifier.config import PersonaConfig
 from classifier.executor import (
+    ChunkResult,
     JobParams,
-    WalletResult,
+    chunk_job,
     close_pool,
-    compute_wallet,
-    feature_job,
+    evaluate_chunk,
     kill_workers,
     make_executor,
     reap_forkserver,
 )
-from classifier.stage1 import Stage1Outcome, stage1
 from classifier.stage2 import Decision, classify
 from persona_bench import __version__
 from persona_bench.errors import UserError
@@ -51,8 +50,7 @@ COUNTERS = (
 )
 READY_MIN_AGE_S = 7 * 86_400  # readiness gate: a first trade at least 7 days before now
 MAX_POOL_RESTARTS = 2
-MAX_CHUNKS_AHEAD = 64
-WALLETS_PER_JOB = 8
+MIN_CHUNKS_AHEAD = 16  # chunk results are small: a deep queue keeps workers busy past heavy chunks
 POOL_EXIT_GRACE_S = 10.0  # idle workers exit at once; one still there after this is hung
 FAILURES_IN_SUMMARY = 100
 
@@ -87,10 +85,10 @@ def format_ts(now: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S.000", time.gmtime(now))
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Chunk:
-    outcomes: list[Stage1Outcome]
-    jobs: list[tuple[tuple[str, ...], Future[list[WalletResult]]]]
+    wallets: tuple[str, ...]
+    future: Future[ChunkResult] | None
 
 
 @dataclass
@@ -118,6 +116,14 @@ class _Run:
     pool_dead: bool = False
     resumes: int = 0
     total: int = 0
+    reader: store.WalletReader = field(init=False)
+    params: JobParams = field(init=False)
+
+    def __post_init__(self) -> None:
+        # the serial path, and recomputation, read on the writer's connection
+        self.reader = store.WalletReader(self.conn)
+        path = str(self.opts.db_path.resolve())
+        self.params = JobParams(path, self.now, self.opts.config, self.opts.busy_timeout)
 
     @property
     def cfg(self) -> PersonaConfig:
@@ -219,7 +225,7 @@ def _check_resume(prior: dict[str, Any] | None, opts: RunOptions) -> dict[str, A
 
 def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
     """The body of a run; returns the final job_status metadata."""
-    conn, cfg = state.conn, state.cfg
+    conn = state.conn
     wallets = store.active_wallets(conn)
     state.total = len(wallets)
     last_wallet = None
@@ -247,12 +253,9 @@ def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
         if skipped is not None:
             return skipped
 
-    params = JobParams(
-        str(state.opts.db_path.resolve()), state.now, cfg.window_days, state.opts.busy_timeout
-    )
     if state.tasks and state.executor is None:
-        state.executor = make_executor(state.backend or "process", state.tasks, params)
-    _loop(state, wallets, params)
+        state.executor = make_executor(state.backend or "process", state.tasks, state.params)
+    _loop(state, wallets)
     return state.meta(classified=state.counters["processed"], completed=True)
 
 
@@ -274,69 +277,45 @@ def _gate(state: _Run) -> dict[str, Any] | None:
     return meta
 
 
-def _loop(state: _Run, wallets: list[str], params: JobParams) -> None:
-    """Plan chunks ahead of the writer (bounded), then write each chunk in order."""
+def _loop(state: _Run, wallets: list[str]) -> None:
+    """Feed chunk jobs to the pool ahead of the writer (bounded), write each chunk in order."""
     size = state.cfg.chunk_size
-    starts = iter(range(0, len(wallets), size))
+    chunks = (tuple(wallets[i : i + size]) for i in range(0, len(wallets), size))
+    ahead = max(MIN_CHUNKS_AHEAD, 4 * state.tasks) if state.executor is not None else 1
     pending: deque[_Chunk] = deque()
-    max_inflight = 4 * state.tasks
-    inflight = 0
     while True:
-        while not pending or (
-            state.executor is not None
-            and inflight < max_inflight
-            and len(pending) < MAX_CHUNKS_AHEAD
-        ):
-            start = next(starts, None)
-            if start is None:
-                break
-            chunk = _plan(state, wallets[start : start + size], params)
-            inflight += len(chunk.jobs)
-            pending.append(chunk)
+        while len(pending) < ahead and (chunk := next(chunks, None)) is not None:
+            pending.append(_submit(state, chunk))
         if not pending:
             return
-        chunk = pending.popleft()
-        inflight -= len(chunk.jobs)
-        _write_chunk(state, chunk, _collect(state, chunk, params))
+        _write_chunk(state, _collect(state, pending.popleft()))
 
 
-def _plan(state: _Run, wallets: list[str], params: JobParams) -> _Chunk:
-    """Stage 1 for a chunk, and its passers' feature jobs submitted to the pool."""
+def _submit(state: _Run, wallets: tuple[str, ...]) -> _Chunk:
+    """A chunk job on the pool, or nothing yet (serial, or the pool is gone)."""
+    if state.executor is None or state.pool_dead:
+        return _Chunk(wallets, None)
+    return _Chunk(wallets, state.executor.submit(chunk_job, wallets, state.params))
+
+
+def _collect(state: _Run, chunk: _Chunk) -> ChunkResult:
+    """A chunk's Stage 1 and features: from its job, or computed here (serial, or recomputed)."""
     t0 = time.perf_counter()
-    outcomes = [
-        stage1(s, state.now, state.cfg) for s in store.stage1_summaries(state.conn, wallets)
-    ]
-    jobs: list[tuple[tuple[str, ...], Future[list[WalletResult]]]] = []
-    if state.executor is not None and not state.pool_dead:
-        passers = [o.wallet for o in outcomes if o.passed]
-        for i in range(0, len(passers), WALLETS_PER_JOB):
-            batch = tuple(passers[i : i + WALLETS_PER_JOB])
-            jobs.append((batch, state.executor.submit(feature_job, batch, params)))
-    state.phases["stage1_s"] += time.perf_counter() - t0
-    return _Chunk(outcomes, jobs)
+    result = _result_of(state, chunk.future) if chunk.future is not None else None
+    if result is not None:
+        state.busy_s += result.stage1_s + result.features_s
+        state.phases["features_s"] += time.perf_counter() - t0  # waiting for the job
+        return result
+    if chunk.future is not None:
+        state.recomputed += len(chunk.wallets)
+    result = evaluate_chunk(state.reader, chunk.wallets, state.params)
+    state.phases["stage1_s"] += result.stage1_s
+    state.phases["features_s"] += result.features_s
+    return result
 
 
-def _collect(state: _Run, chunk: _Chunk, params: JobParams) -> dict[str, WalletResult]:
-    """Every passer's features: from its job, or computed here (serial, or recomputed)."""
-    t0 = time.perf_counter()
-    results: dict[str, WalletResult] = {}
-    for batch, future in chunk.jobs:
-        done = _result_of(state, future)
-        if done is None:
-            state.recomputed += len(batch)
-        else:
-            for result in done:
-                results[result.wallet] = result
-                state.busy_s += result.busy_s
-    for o in chunk.outcomes:
-        if o.passed and o.wallet not in results:
-            results[o.wallet] = compute_wallet(state.conn, o.wallet, params)
-    state.phases["features_s"] += time.perf_counter() - t0
-    return results
-
-
-def _result_of(state: _Run, future: Future[list[WalletResult]]) -> list[WalletResult] | None:
-    """The job's results, or None when its worker died or hung (its wallets are recomputed)."""
+def _result_of(state: _Run, future: Future[ChunkResult]) -> ChunkResult | None:
+    """The job's result, or None when its worker died or hung (its chunk is recomputed)."""
     if state.pool_dead and not future.done():
         return None
     try:
@@ -344,7 +323,7 @@ def _result_of(state: _Run, future: Future[list[WalletResult]]) -> list[WalletRe
     except (BrokenProcessPool, CancelledError) as exc:
         _pool_failed(state, f"worker pool broken ({type(exc).__name__}: {exc})")
     except FutureTimeout:
-        _pool_failed(state, f"a feature job ran over {state.opts.task_timeout:g} s (hung worker)")
+        _pool_failed(state, f"a chunk job ran over {state.opts.task_timeout:g} s (hung worker)")
     return None
 
 
@@ -352,27 +331,22 @@ def _pool_failed(state: _Run, why: str) -> None:
     """Retire the pool; start a fresh one unless it failed too often or is not ours."""
     if state.pool_dead or state.executor is None:
         return
-    log.warning("persona_classification: %s; recomputing its wallets serially", why)
+    log.warning("persona_classification: %s; recomputing its chunks serially", why)
     state.events.append(why)
     kill_workers(state.executor)
     state.pool_dead = True
     if state.owns_executor and state.pool_restarts < MAX_POOL_RESTARTS:
+        # jobs handed to the dead pool are recomputed here; chunks not yet submitted use the new one
         state.pool_restarts += 1
-        params = JobParams(
-            str(state.opts.db_path.resolve()),
-            state.now,
-            state.cfg.window_days,
-            state.opts.busy_timeout,
-        )
-        state.executor = make_executor(state.backend or "process", state.tasks, params)
+        state.executor = make_executor(state.backend or "process", state.tasks, state.params)
         state.pool_dead = False
-        # futures already handed to the dead pool are recomputed; new chunks use the new pool
         state.events.append(f"started a new worker pool ({state.pool_restarts})")
 
 
-def _write_chunk(state: _Run, chunk: _Chunk, results: dict[str, WalletResult]) -> None:
+def _write_chunk(state: _Run, chunk: ChunkResult) -> None:
     """Stage 2 and every write of one chunk, plus its progress row, in one transaction."""
     t0 = time.perf_counter()
+    results = chunk.results
     decisions: dict[str, Decision] = {}
     for o in chunk.outcomes:
         res = results.get(o.wallet)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from classifier.features import FeatureError, Trade, WalletInputs, check_trade_row, compute_features
+from classifier.features import FeatureError, WalletInputs, compute_features, trades_from_rows
 
 NOW = 1_780_000_000
 DAY = 86_400
@@ -14,11 +14,13 @@ T0 = NOW - 10 * DAY  # a UTC-day-aligned base is not needed: days are ts // 8640
 
 
 def t(i, ts, side="BUY", size=10.0, price=0.5, market="m1", domain="Sports"):
-    return Trade(i, market, side, size, price, ts, domain)
+    """One raw row as the store reads it (id, condition_id, side, size, price, ts), its domain."""
+    return (i, market, side, size, price, ts), domain
 
 
 def feats(trades, *, paper=(0, None), snap=None, positions=0):
-    inputs = WalletInputs("0xw", tuple(trades), paper[0], paper[1], snap, positions)
+    rows = trades_from_rows([r for r, _ in trades], {r[1]: d for r, d in trades})
+    inputs = WalletInputs("0xw", rows, paper[0], paper[1], snap, positions)
     return compute_features(inputs, NOW, 180)
 
 
@@ -126,14 +128,16 @@ def test_burstiness_span_of_exactly_3600_s_is_inclusive():
 def test_top_domain_tie_goes_to_smallest_name_and_unknown_counts():
     """Equal size sums: the byte-smallest name wins; 'unknown' and '' are domains."""
     trades = [
-        t(1, T0, domain="Sports", size=5.0),
-        t(2, T0 + 1, domain="Crypto", size=5.0),
-        t(3, T0 + 2, domain="unknown", size=2.0),
-        t(4, T0 + 3, domain="", size=1.0),
+        t(1, T0, domain="Sports", size=5.0, market="a"),
+        t(2, T0 + 1, domain="Crypto", size=5.0, market="b"),
+        t(3, T0 + 2, domain="unknown", size=2.0, market="c"),
+        t(4, T0 + 3, domain="", size=1.0, market="d"),
     ]
     f = feats(trades)
     assert (f.top_domain, f.top_domain_ratio) == ("Crypto", 5.0 / 13.0)
-    upper = feats([t(1, T0, domain="b", size=1.0), t(2, T0 + 1, domain="B", size=1.0)])
+    upper = feats(
+        [t(1, T0, domain="b", size=1.0, market="x"), t(2, T0 + 1, domain="B", size=1.0, market="y")]
+    )
     assert upper.top_domain == "B"  # byte order: upper case first
 
 
@@ -186,7 +190,17 @@ def test_same_rows_in_another_order_give_identical_features():
 @pytest.mark.parametrize("column", [3, 4, 5])
 def test_non_numeric_trade_values_raise_feature_error(column):
     """Text in size, price or timestamp fails the wallet's features, naming the row."""
+    good = (6, "m1", "BUY", 1.0, 0.5, NOW)
     row = [7, "m1", "BUY", 1.0, 0.5, NOW]
     row[column] = "abc"
-    with pytest.raises(FeatureError, match="trades_raw id 7: .* is not a number"):
-        check_trade_row(tuple(row))
+    with pytest.raises(FeatureError, match=r"trades_raw id 7: \w+ is not a number \(got 'abc'\)"):
+        trades_from_rows([good, tuple(row), good], {})
+
+
+def test_market_without_category_row_is_unknown():
+    """A trade whose market has no markets row gets the domain 'unknown'."""
+    rows = [(1, "gone", "BUY", 3.0, 0.5, T0), (2, "m1", "BUY", 2.0, 0.5, T0 + 1)]
+    f = compute_features(
+        WalletInputs("0xw", trades_from_rows(rows, {"m1": "Sports"}), 0, None, None, 0), NOW, 180
+    )
+    assert (f.top_domain, f.top_domain_ratio) == ("unknown", 0.6)

@@ -57,18 +57,18 @@ def scatter(d: Draft, n: int, t0: int, t1: int, clusters: Weights = MIXED) -> No
         d.trade(cid, side, d.size(base), d.price(clusters), t0 + int(draw() * span))
 
 
-def _history(d: Draft, k: Knobs) -> None:
+def add_history(d: Draft, k: Knobs) -> None:
     if d.rng.random() < k.history_share:
         n = heavy(d.rng, *k.history, tail=2)
         scatter(d, n, d.now - 700 * DAY, d.cutoff - HOUR)
 
 
-def _pnl(d: Draft, roi: float, *, allow_none: bool = False) -> None:
+def add_pnl(d: Draft, roi: float, *, allow_none: bool = False) -> None:
     modes = ("paper", "snapshots", "none") if allow_none else ("paper", "snapshots")
     d.pnl_source(roi, d.rng.choice(modes))
 
 
-def _pairs_by_market(
+def pairs_by_market(
     d: Draft, cids: list[str], pairs: int, t0: int, t1: int, hold: tuple[int, int]
 ) -> list[tuple[str, int, int]]:
     """``pairs`` round trips spread evenly over ``cids``, non-overlapping per market; the first
@@ -82,7 +82,7 @@ def _pairs_by_market(
     return out
 
 
-def _play(
+def play(
     d: Draft,
     slots: list[tuple[str, int, int]],
     wins: int,
@@ -109,7 +109,7 @@ def no_trades(d: Draft, k: Knobs) -> str:
 
 
 def young(d: Draft, k: Knobs) -> str:
-    """First trade less than 44 days ago: age_days <= 43 < 45, whatever the count."""
+    """First trade at most 44 days ago: age_days <= 44 < 45, whatever the count."""
     first = d.between(44 * DAY, 2 * HOUR)
     d.trade(d.markets(1)[0], "BUY", 10.0, 0.5, first)
     scatter(d, heavy(d.rng, *k.young, tail=2) - 1, first, d.now - 60)
@@ -182,9 +182,9 @@ def ordinary(
         pairs = heavy(rng, *k.ordinary_pairs, tail=2)
         cids = d.markets(max(12, min(60, pairs // 2)), lane)
         pairs = max(pairs, len(cids))
-        slots = _pairs_by_market(d, cids, pairs, t_a, t_b, (15 * 60, 36 * HOUR))
+        slots = pairs_by_market(d, cids, pairs, t_a, t_b, (15 * 60, 36 * HOUR))
         mids = 0 if bonder else (3 * pairs) // 10
-        _play(d, slots, avoid_band(rng, pairs), mids, base, clusters)
+        play(d, slots, avoid_band(rng, pairs), mids, base, clusters)
         # a few extra buys (open positions) after each market's last round trip: pairing unchanged
         ends = {cid: sell for cid, _, sell in slots}
         for cid in rng.sample(cids, min(len(cids), rng.randint(0, 40) if extras else 0)):
@@ -192,8 +192,8 @@ def ordinary(
             side = "BUY" if rng.random() < 0.9 else rng.choice(("buy", None, "MERGE"))
             d.trade(cid, side, d.size(base / 2), d.price(clusters), ts)
     if history:
-        _history(d, k)
-    _pnl(d, 0.6 * rng.random() - 0.3, allow_none=True)
+        add_history(d, k)
+    add_pnl(d, 0.6 * rng.random() - 0.3, allow_none=True)
     return "UNCLASSIFIED"
 
 
@@ -212,10 +212,10 @@ def noise(d: Draft, k: Knobs) -> str:
     rng = d.rng
     pairs = heavy(rng, *k.noise_pairs)
     cids = d.markets(rng.randint(30, 150))
-    slots = _pairs_by_market(d, cids, pairs, d.now - 178 * DAY, d.now - HOUR, (600, 10 * HOUR))
-    _play(d, slots, win_count(rng, pairs, 0.4, 0.6), pairs // 4, float(heavy(rng, 10, 300)))
-    _history(d, k)
-    _pnl(d, 0.024 * rng.random() - 0.012)
+    slots = pairs_by_market(d, cids, pairs, d.now - 178 * DAY, d.now - HOUR, (600, 10 * HOUR))
+    play(d, slots, win_count(rng, pairs, 0.4, 0.6), pairs // 4, float(heavy(rng, 10, 300)))
+    add_history(d, k)
+    add_pnl(d, 0.024 * rng.random() - 0.012)
     return "NOISE_TRADER"
 
 
@@ -234,8 +234,8 @@ def news(d: Draft, k: Knobs) -> str:
     for j in range(rest):
         ts = anchors[j] if j < 2 else d.between(178 * DAY, HOUR)
         d.trade(rng.choice(cids), "BUY", d.size(base), d.price(MIXED), ts)
-    _history(d, k)
-    _pnl(d, rng.random() - 0.5, allow_none=True)
+    add_history(d, k)
+    add_pnl(d, rng.random() - 0.5, allow_none=True)
     return "NEWS_SNIPER"
 
 
@@ -245,16 +245,16 @@ def liquidity(d: Draft, k: Knobs) -> str:
     pairs = heavy(rng, 60, 540)
     cids = d.markets(rng.randint(5, 40))
     t0, t1 = d.between(175 * DAY, 150 * DAY), d.between(10 * DAY, HOUR)
-    slots = _pairs_by_market(d, cids, pairs, t0, t1, (300, 6 * HOUR))
-    _play(
+    slots = pairs_by_market(d, cids, pairs, t0, t1, (300, 6 * HOUR))
+    play(
         d,
         slots,
         win_count(rng, pairs, 0.4, 0.7),
         (8 * pairs + 9) // 10,
         float(heavy(rng, 20, 2000)),
     )
-    _history(d, k)
-    _pnl(d, 0.4 * rng.random() - 0.2, allow_none=True)
+    add_history(d, k)
+    add_pnl(d, 0.4 * rng.random() - 0.2, allow_none=True)
     return "LIQUIDITY_PROVIDER"
 
 
@@ -263,13 +263,13 @@ def bot_swarm(d: Draft, k: Knobs) -> str:
     rng = d.rng
     pairs = rng.randint(18_300, 22_000)
     cids = d.markets(rng.randint(40, 200))
-    slots = _pairs_by_market(d, cids, pairs, d.now - 179 * DAY, d.now - 600, (60, 1800))
+    slots = pairs_by_market(d, cids, pairs, d.now - 179 * DAY, d.now - 600, (60, 1800))
     winners = rng.random()
     for cid, tb, ts in slots:
         cluster = "mid" if rng.random() < 0.2 else NONMID.pick(rng)
         d.round_trip(cid, tb, ts, rng.random() < winners, cluster, round(1 + 7 * rng.random(), 2))
     roi = 0.04 + 0.16 * rng.random()
-    _pnl(d, roi if rng.random() < 0.5 else -roi)
+    add_pnl(d, roi if rng.random() < 0.5 else -roi)
     return "BOT_SWARM_MICRO"
 
 
@@ -294,8 +294,8 @@ def tail_risk(d: Draft, k: Knobs) -> str:
         cid, size = rng.choice(cids), d.size(base)
         d.trade(cid, "BUY", size, buy, tb, 1)
         d.trade(cid, "SELL", size, sell, ts, 1)
-    _history(d, k)
-    _pnl(d, -0.3 * rng.random())
+    add_history(d, k)
+    add_pnl(d, -0.3 * rng.random())
     return "TAIL_RISK_SELLER"
 
 
@@ -321,120 +321,6 @@ def jackpot(d: Draft, k: Knobs) -> str:
             )
         else:
             d.trade(cid, "BUY", d.size(base / 10), d.price(NONMID), rng.randint(t_a, t_b))
-    _history(d, k)
-    _pnl(d, -rng.random(), allow_none=True)
+    add_history(d, k)
+    add_pnl(d, -rng.random(), allow_none=True)
     return "JACKPOT_GAMBLER"
-
-
-# --- personas (SPEC section 5: traits, exclusions, then personas with the roi gate) ----------
-
-
-def specialist(d: Draft, k: Knobs, *, suitable: bool = True, pnl: bool = True) -> str:
-    """3 markets hold >= 90% of the size, 8 to 20 pairs, win rate 0.64 to 0.78, <= 4 positions.
-
-    Win rate <= 0.78 keeps it off TAIL_RISK, > 0.45 off JACKPOT; no price near 0.5. Suitable
-    with roi 0.08 to 0.30, else INSUFFICIENT_PNL with roi <= 0.015.
-    """
-    rng = d.rng
-    lane = rng.choice(sorted(d.cat.lanes)) if rng.random() < 0.5 else None
-    main = d.markets(3, lane)
-    minor = [c for c in d.markets(rng.randint(0, 3)) if c not in main]
-    pairs = rng.randint(8, 20)
-    t_a, t_b = d.between(175 * DAY, 60 * DAY), d.between(25 * DAY, HOUR)
-    base = float(heavy(rng, 50, 5000))
-    slots = _pairs_by_market(d, main, pairs, t_a, t_b, (2 * HOUR, 4 * DAY))
-    _play(d, slots, win_count(rng, pairs, 0.64, 0.78), 0, base)
-    for cid in minor:
-        d.trade(cid, "BUY", d.size(base / 10), d.price(NONMID), rng.randint(t_a, t_b))
-    _history(d, k)
-    if pnl:
-        _pnl(d, 0.08 + 0.22 * rng.random() if suitable else 0.015 - 0.265 * rng.random())
-    return "INFORMED_SPECIALIST" if suitable else "INSUFFICIENT_PNL"
-
-
-def generalist(d: Draft, k: Knobs, *, suitable: bool = True) -> str:
-    """24 to 36 markets, one pair each, win rate 0.54 to 0.58, every closing day in profit.
-
-    Equity only rises (drawdown 0) and every daily return is positive (Sharpe far above 1).
-    Suitable with roi 0.06 to 0.25, else INSUFFICIENT_PNL with roi <= 0.015.
-    """
-    rng = d.rng
-    pairs = rng.randint(24, 36)
-    wins = win_count(rng, pairs, 0.54, 0.58)
-    cids = d.markets(pairs)
-    today = d.now // DAY
-    first, last = today - rng.randint(60, 170), today - rng.randint(1, 20)
-    days = [first, *sorted(rng.sample(range(first + 1, last), wins - 2)), last]
-    base = float(heavy(rng, 20, 3000))
-    for j, cid in enumerate(cids):
-        day = days[j] if j < wins else days[j - wins]  # a loss shares a day with a bigger win
-        sell_ts = day * DAY + rng.randint(2 * HOUR, 20 * HOUR)
-        buy_ts = sell_ts - rng.randint(2 * HOUR, 30 * HOUR)
-        if j < wins:
-            buy = round(0.12 + 0.18 * rng.random(), 3)
-            sell = round(buy + 0.06 + 0.04 * rng.random(), 3)
-        else:
-            buy = round(0.60 + 0.2 * rng.random(), 3)
-            sell = round(buy - 0.005 - 0.015 * rng.random(), 3)
-        size = d.size(base)
-        d.trade(cid, "BUY", size, buy, buy_ts)
-        d.trade(cid, "SELL", size, sell, sell_ts)
-    _history(d, k)
-    _pnl(d, 0.06 + 0.19 * rng.random() if suitable else 0.015 - 0.215 * rng.random())
-    return "CONSISTENT_GENERALIST" if suitable else "INSUFFICIENT_PNL"
-
-
-def accumulator(d: Draft, k: Knobs) -> str:
-    """8 to 12 pairs held 3 to 12 days, <= 30 window trades, 12 to 18 markets, roi >= 0.08.
-
-    Even volume (concentration < 0.6) keeps it off SPECIALIST, < 20 markets off GENERALIST.
-    """
-    rng = d.rng
-    pairs, extra = rng.randint(8, 12), rng.randint(4, 6)
-    cids = d.markets(pairs + extra)
-    winners = set(rng.sample(range(pairs), pairs // 2))
-    base = float(heavy(rng, 50, 3000))
-    for j in range(pairs):
-        tb = d.between(170 * DAY, 60 * DAY) if j == 0 else d.between(170 * DAY, 30 * DAY)
-        d.round_trip(
-            cids[j],
-            tb,
-            tb + rng.randint(3 * DAY, 12 * DAY),
-            j in winners,
-            NONMID.pick(rng),
-            d.size(base),
-        )
-    for j, cid in enumerate(cids[pairs:]):
-        ts = d.between(20 * DAY, HOUR) if j == 0 else d.between(100 * DAY, HOUR)
-        d.trade(cid, "BUY", d.size(base), d.price(NONMID), ts)
-    _history(d, k)
-    _pnl(d, 0.08 + 0.22 * rng.random())
-    return "PATIENT_ACCUMULATOR"
-
-
-def insufficient(d: Draft, k: Knobs) -> str:
-    """A specialist or a generalist whose roi is below the 0.03 gate."""
-    if d.rng.random() < 0.5:
-        return specialist(d, k, suitable=False)
-    return generalist(d, k, suitable=False)
-
-
-BUILDERS: dict[str, Builder] = {
-    "no_trades": no_trades,
-    "young": young,
-    "few": few,
-    "inactive": inactive,
-    "dormant": dormant,
-    "ordinary": ordinary,
-    "feature_error": feature_error,
-    "noise": noise,
-    "news": news,
-    "liquidity": liquidity,
-    "bot_swarm": bot_swarm,
-    "tail_risk": tail_risk,
-    "jackpot": jackpot,
-    "insufficient": insufficient,
-    "specialist": specialist,
-    "generalist": generalist,
-    "accumulator": accumulator,
-}

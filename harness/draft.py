@@ -73,8 +73,8 @@ def heavy(rng: random.Random, lo: int, hi: int, tail: int = 1) -> int:
         return lo
     u = rng.random()
     if tail == 2:
-        c = 1.0 - math.sqrt(lo / hi)
-        x = lo / (1.0 - u * c) ** 2
+        y = 1.0 - u * (1.0 - math.sqrt(lo / hi))
+        x = lo / (y * y)  # not ** 2: that is libm's pow()
     else:
         x = lo / (1.0 - u * (1.0 - lo / hi))
     return min(hi, max(lo, int(x)))

@@ -1,16 +1,18 @@
 """Edge-case wallets of the tiny profile: Stage 1 boundaries, SQL semantics, odd inputs.
 
-Each builder, like an archetype, returns the label a serial run with the default config must
-give. They pin down the readings of ../shared/SPEC.md that are easy to get wrong: boundaries
-of Stage 1 (exactly 45 days old, exactly 10 trades, exactly 45 days since the last trade),
-ties among the latest snapshots, settled paper trades with NULL pnl, sides other than exactly
-BUY/SELL, and an address with upper-case hex (byte order, no case folding).
+Each builder, like an archetype (``harness/archetypes.py``), returns the label a serial run
+with the default config must give. They pin down the readings of ../shared/SPEC.md that are
+easy to get wrong: the Stage 1 boundaries (exactly 45 days old, exactly 10 trades, exactly 45
+days since the last trade), ties among the latest snapshots, settled paper trades with NULL
+pnl, sides other than exactly BUY/SELL, and an address with upper-case hex (byte order, no
+case folding).
 """
 
 from __future__ import annotations
 
-from harness.archetypes import Knobs, ordinary, scatter, specialist
+from harness.archetypes import Knobs, ordinary, scatter
 from harness.draft import DAY, HOUR, NONMID, Draft, fmt_time
+from harness.persona_archetypes import specialist
 
 
 def age_exactly_45(d: Draft, k: Knobs) -> str:

@@ -19,7 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from harness.archetypes import BUILDERS, KNOWN_BOT_ADDRESS, Knobs, ordinary
+from harness import archetypes as a
+from harness import persona_archetypes as p
+from harness.archetypes import KNOWN_BOT_ADDRESS, Builder, Knobs, ordinary
 from harness.draft import DAY, Catalogue, Draft, Weights, fmt_time, heavy
 from harness.edge_cases import EDGE_BUILDERS
 
@@ -82,6 +84,26 @@ _KNOBS = {
     "prod": Knobs(),
     "stress": Knobs(ordinary_pairs=(12, 200), history=(5, 2000), history_share=0.2),
 }
+_BUILDERS: dict[str, Builder] = {
+    "no_trades": a.no_trades,
+    "young": a.young,
+    "few": a.few,
+    "inactive": a.inactive,
+    "dormant": a.dormant,
+    "ordinary": a.ordinary,
+    "feature_error": a.feature_error,
+    "noise": a.noise,
+    "news": a.news,
+    "liquidity": a.liquidity,
+    "bot_swarm": a.bot_swarm,
+    "tail_risk": a.tail_risk,
+    "jackpot": a.jackpot,
+    "insufficient": p.insufficient,
+    "specialist": p.specialist,
+    "generalist": p.generalist,
+    "accumulator": p.accumulator,
+}
+
 PASSING = {
     "ordinary",
     "feature_error",
@@ -214,7 +236,7 @@ def wallets(plan: Plan, cat: Catalogue) -> Iterator[Wallet]:
         elif archetype in ("known_bot", "mixed_case"):
             label = ordinary(d, plan.knobs)
         else:
-            label = BUILDERS[archetype](d, plan.knobs)
+            label = _BUILDERS[archetype](d, plan.knobs)
         yield Wallet(i, archetype, label, _wallet_row(d), d)
 
 

@@ -153,8 +153,10 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
     tasks, backend = opts.mode()
     if executor is not None:
         tasks, backend = max(tasks, getattr(executor, "_max_workers", 1) or 1), "custom"
-    prior = store.job_row(conn) if opts.resume else None
-    resume_meta = _check_resume(prior, opts) if opts.resume else None
+    action, resume_meta = _check_resume(store.job_row(conn), opts) if opts.resume else ("", None)
+    if action == "done":
+        conn.close()
+        return _completed_summary(opts, resume_meta or {})
     now = (
         int(resume_meta["now"])
         if resume_meta
@@ -187,6 +189,14 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
     return _summary(state, skipped, wall, _cpu_s() - cpu0)
 
 
+def _completed_summary(opts: RunOptions, meta: dict[str, Any]) -> dict[str, Any]:
+    """``--resume`` after a completed run: nothing is written; its counters are reported."""
+    state = _Run(opts, None, int(meta["now"]), 0, None, None, False)
+    state.counters.update({k: int(meta.get(k, 0)) for k in COUNTERS})
+    state.total = int(meta.get("total", 0))
+    return _summary(state, "nothing to resume: the run completed", 0.0, 0.0)
+
+
 def _mark_failed(state: _Run, exc: BaseException) -> None:
     """status failed and last_error; the last committed progress stays for a resume."""
     try:
@@ -200,19 +210,24 @@ def _mark_failed(state: _Run, exc: BaseException) -> None:
         log.error("persona_classification: could not record the failure: %s", inner)
 
 
-def _check_resume(prior: dict[str, Any] | None, opts: RunOptions) -> dict[str, Any]:
-    """The interrupted run's metadata, after checking that this run may continue it."""
-    if prior is None:
-        raise ResumeError("nothing to resume: job_status has no persona_classification row")
-    if prior["status"] == "idle":
-        raise ResumeError("nothing to resume: the last run completed (status idle)")
+def _check_resume(
+    prior: dict[str, Any] | None, opts: RunOptions
+) -> tuple[str, dict[str, Any] | None]:
+    """What ``--resume`` does: ("continue", its metadata), ("fresh", None) or ("done", metadata).
+
+    A run killed before its first commit left no row of its own: it starts afresh. A completed
+    run with the same ``now`` is not run again (its rows would get new ids).
+    """
     try:
-        meta = json.loads(prior["metadata"] or "")
-        now, config_hash = int(meta["now"]), meta["config_hash"]
+        meta = json.loads(prior["metadata"] or "") if prior else None
+        now, config_hash = int(meta["now"]), str(meta["config_hash"])  # type: ignore[index]
     except (ValueError, KeyError, TypeError):
-        raise ResumeError(
-            "nothing to resume: the interrupted run's metadata has no now/config_hash"
-        ) from None
+        return "fresh", None  # no run of ours committed anything
+    assert prior is not None and isinstance(meta, dict)
+    if prior["status"] == "idle":
+        if opts.now is None or opts.now == now:
+            return "done", meta
+        return "fresh", None
     if opts.now is not None and opts.now != now:
         raise ResumeError(f"--now {opts.now} differs from the interrupted run's now ({now})")
     if config_hash != opts.config.result_hash():
@@ -220,7 +235,7 @@ def _check_resume(prior: dict[str, Any] | None, opts: RunOptions) -> dict[str, A
             f"the config differs from the interrupted run's (expected hash {config_hash[:12]},"
             f" got {opts.config.result_hash()[:12]})"
         )
-    return dict(meta)
+    return "continue", meta
 
 
 def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:

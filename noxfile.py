@@ -66,3 +66,13 @@ def report(session: nox.Session) -> None:
         path = str(found[-1])
     _install(session)
     session.run("persona-bench", "report", path)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """pytest-benchmark suite on the prod fixture; JSON saved under .benchmarks/."""
+    _install(session, "bench")
+    session.run(
+        "pytest", "benchmarks", "--benchmark-only", "--benchmark-autosave",
+        "--benchmark-columns=min,median,max,stddev,rounds", *session.posargs,
+    )

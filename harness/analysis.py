@@ -124,7 +124,7 @@ class Analysis:
     serial_breakdown: Breakdown | None
     best: ConfigStats | None  # the parallel configuration with the lowest median wall
     best_breakdown: Breakdown | None
-    serial_fraction: float | None  # share of the serial wall outside feature computation
+    serial_fraction: float | None  # share of the serial wall outside the pool's work
     red: bool  # the determinism verdict failed (a mismatch or a failed run)
     mismatch_lines: tuple[str, ...]
     failed_runs: tuple[Mapping[str, Any], ...]
@@ -218,8 +218,9 @@ def analyse(results: Mapping[str, Any]) -> Analysis:
     serial_breakdown = _breakdown(serial)
     fraction = None
     if serial_breakdown is not None and serial_breakdown.wall > 0:
-        features = serial_breakdown.phases.get("features_s", 0.0)
-        fraction = min(max(1.0 - features / serial_breakdown.wall, 0.0), 1.0)
+        # the pool's jobs run Stage 1 and the features of a chunk: that is what parallelises
+        pooled = sum(serial_breakdown.phases.get(p, 0.0) for p in ("stage1_s", "features_s"))
+        fraction = min(max(1.0 - pooled / serial_breakdown.wall, 0.0), 1.0)
     failed = tuple(r for r in results["runs"] if not is_ok(r))
     verdict = results.get("verdict") or {}
     red = (

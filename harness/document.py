@@ -220,7 +220,7 @@ def _phases(a: Analysis, plots: Sequence[str]) -> str:
     if not bars:
         return "### Where the Time Goes\n\nNo phase timings: the target printed no summary."
     names = {
-        "stage1_s": "Stage 1",
+        "stage1_s": "Stage 1 (parallel: inside the workers' jobs)",
         "features_s": "features (parallel: writer waiting for workers)",
         "classify_s": "Stage 2 classification",
         "write_s": "writes",
@@ -238,9 +238,10 @@ def _phases(a: Analysis, plots: Sequence[str]) -> str:
     if a.serial_fraction is not None:
         f = a.serial_fraction
         text += (
-            f"\n\nSerial fraction f = (wall - features) / wall of the serial run = **{f:.1%}**: "
-            f"everything but feature computation stays serial (Stage 1, Stage 2, the writes, "
-            f"start-up). Amdahl's bound is 1 / (f + (1 - f) / min(tasks, cores)).\n\n"
+            f"\n\nSerial fraction f = (wall - Stage 1 - features) / wall of the serial run = "
+            f"**{f:.1%}**: the workers' jobs run Stage 1 and the features; Stage 2, the writes "
+            f"and start-up stay serial. Amdahl's bound is 1 / (f + (1 - f) / min(tasks, cores))."
+            f"\n\n"
         )
         rows = []
         for c in a.parallel:

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "snapshot": "harness.snapshot",
     "fixture": "harness.fixture",
     "validate": "harness.validate",
+    "selftest": "harness.selftest",
 }
 
 

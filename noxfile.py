@@ -73,6 +73,10 @@ def bench(session: nox.Session) -> None:
     """pytest-benchmark suite on the prod fixture; JSON saved under .benchmarks/."""
     _install(session, "bench")
     session.run(
-        "pytest", "benchmarks", "--benchmark-only", "--benchmark-autosave",
-        "--benchmark-columns=min,median,max,stddev,rounds", *session.posargs,
+        "pytest",
+        "benchmarks",
+        "--benchmark-only",
+        "--benchmark-autosave",
+        "--benchmark-columns=min,median,max,stddev,rounds",
+        *session.posargs,
     )

@@ -147,8 +147,8 @@ def bulk_db(path: Path, *, wallets: int = 600, trades_per_active: int = 120, see
             )
         if w % 4 == 0:
             conn.execute(
-                "INSERT INTO positions_snapshots (proxy_wallet, condition_id, cash_pnl, snapshot_at)"
-                " VALUES (?, 'c001', ?, '2026-05-01 00:00:00')",
+                "INSERT INTO positions_snapshots (proxy_wallet, condition_id, cash_pnl,"
+                " snapshot_at) VALUES (?, 'c001', ?, '2026-05-01 00:00:00')",
                 (addr, rng.uniform(-50, 400)),
             )
     conn.executemany(

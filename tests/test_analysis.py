@@ -145,7 +145,7 @@ def test_efficiency_divides_by_usable_cores_and_by_tasks() -> None:
 
 
 def test_serial_fraction_and_amdahl_bound_from_phases() -> None:
-    """f = (wall - Stage 1 - features) / wall of the serial run; bound = 1/(f + (1-f)/min(n, cores))."""
+    """f = (wall - Stage 1 - features) / wall; bound = 1 / (f + (1 - f) / min(n, cores))."""
     results = _results(serial=[(10.0, 10.0)] * 3, parallel={4: [7.0] * 3}, cpu_count=2)
     for run in results["runs"]:
         if run["mode"] == "serial":

@@ -213,7 +213,7 @@ def specialist(**kw):
 
 
 def test_informed_specialist_boundaries_and_confidence():
-    """INFORMED_SPECIALIST at 5 positions, concentration 0.60, win rate 0.60; confidence = win rate."""
+    """INFORMED_SPECIALIST at 5 positions, concentration 0.60, win rate 0.60 (= confidence)."""
     d = specialist()
     assert (d.kind, d.label, d.value) == ("suitable", "INFORMED_SPECIALIST", 0.6)
     assert specialist(active_positions=6).kind == "unclassified"

@@ -15,6 +15,7 @@ serial runs of a round are the A/A pair: their difference is the noise floor.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import string
@@ -27,6 +28,7 @@ from typing import Any
 from harness import HarnessError
 from harness.compare import TableData, compare_tables, read_tables
 from harness.measure import Measurement, run_measured
+from persona_bench.errors import EXIT_BAD_INPUT
 
 PLACEHOLDERS = ("db", "tasks", "config", "now", "backend")
 DEFAULT_SERIAL = "persona-bench classify --db {db} --serial --now {now} --json"
@@ -133,6 +135,13 @@ def _fresh_copy(snapshot: Path, dest: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
     shutil.copyfile(snapshot, dest)  # the snapshot is a closed, frozen single file
+    # Flush the copy now: otherwise the kernel writes back ~1 GB of dirty pages during the
+    # measured run, on the same two cores, and slows the parallel runs most.
+    fd = os.open(dest, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _move_db(src: Path, dest: Path) -> None:
@@ -212,6 +221,7 @@ def replay_all(
     """Run every spec in order, compare each with the reference; (records, reference label).
 
     The reference is the first serial run that did not fail (normally round 1's ``serial-a``).
+    A first run that exits 2 (the job's "bad input") raises HarnessError: validate exits 2.
     When ``keep_dir`` is given, the reference's copy and the first mismatching run's copy are
     kept there for inspection.
     """
@@ -224,6 +234,13 @@ def replay_all(
     for i, spec in enumerate(specs):
         on_start(i, spec)
         record, tables = run_one(spec, replay, snapshot, before, workdir)
+        if i == 0 and record["exit_code"] == EXIT_BAD_INPUT and not record["timed_out"]:
+            # the job refused its input (config, schema): that is the operator's bad input,
+            # said once, not a run to measure 18 times
+            said = (record.get("stderr_tail") or "").strip().splitlines()
+            raise HarnessError(
+                "the job refused its input (exit 2): " + (said[-1] if said else "no message")
+            )
         records.append(record)
         if tables is not None and reference is None and spec.mode == "serial":
             reference = tables

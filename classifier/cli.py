@@ -7,7 +7,6 @@ import json
 import logging
 import signal
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -15,52 +14,16 @@ from typing import Any
 from classifier import pipeline
 from classifier.config import BACKENDS, load_config
 from classifier.pipeline import COUNTERS, RunOptions
+from persona_bench.argtypes import epoch, integer, seconds
 from persona_bench.errors import EXIT_OK, UserError
 
 HELP = "run the persona classification job on a database (serial or parallel)"
 
 
-def parse_now(text: str) -> int:
-    """``--now``: unix seconds, or an ISO-8601 date/time (UTC unless it says otherwise)."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected unix seconds or an ISO-8601 time (got {text!r})"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0 (got {text!r})") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0 (got {text!r})")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0 (got {text!r})") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0 (got {text!r})")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", required=True, type=Path, help="the SQLite database (WAL)")
     parser.add_argument("--config", type=Path, help="TOML file with a [personas] table")
-    parser.add_argument("--now", type=parse_now, help="the run's clock: unix seconds or ISO-8601")
+    parser.add_argument("--now", type=epoch, help="the run's clock: unix seconds or ISO-8601")
     parser.add_argument(
         "--resume",
         action="store_true",
@@ -68,20 +31,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--tasks",
-        type=non_negative_int,
+        type=integer(0),
         help="feature workers (0 = serial; default: the config's parallel_tasks)",
     )
     parser.add_argument("--serial", action="store_true", help="the serial path (= --tasks 0)")
     parser.add_argument("--backend", choices=BACKENDS, help="kind of worker (default: config)")
     parser.add_argument(
         "--busy-timeout",
-        type=positive_float,
+        type=seconds,
         default=30.0,
         help="seconds to wait for a locked database (default 30)",
     )
     parser.add_argument(
         "--task-timeout",
-        type=positive_float,
+        type=seconds,
         help="seconds after which a feature job counts as hung (default: none)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")

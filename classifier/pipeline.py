@@ -370,17 +370,17 @@ def _write_chunk(state: _Run, chunk: ChunkResult) -> None:
     t1 = time.perf_counter()
     state.phases["classify_s"] += t1 - t0
 
-    conn, ts, counters = state.conn, state.ts, dict(state.counters)
+    ts, counters = state.ts, dict(state.counters)
     failures = []
-    store.begin(conn)
+    w = store.ChunkWrites()
     for o in chunk.outcomes:
         if not o.passed:
             assert o.reason is not None and o.counter is not None
-            store.write_exclusion(conn, o.wallet, o.reason, o.metric_value, o.threshold, ts)
+            w.exclusions.append((o.wallet, o.reason, o.metric_value, o.threshold, ts))
             counters[o.counter] += 1
             counters["processed"] += 1
             continue
-        store.clear_stage1_exclusions(conn, o.wallet)
+        w.stage1_cleared.append((o.wallet,))
         res = results[o.wallet]
         if res.error is not None:
             log.warning(
@@ -391,16 +391,22 @@ def _write_chunk(state: _Run, chunk: ChunkResult) -> None:
             continue
         d = decisions[o.wallet]
         for change in d.traits:
-            store.write_trait(conn, o.wallet, change.key, change.value, ts)
+            if change.value is None:
+                w.trait_deletes.append((o.wallet, change.key))
+            else:
+                w.trait_upserts.append((o.wallet, change.key, change.value, ts))
         if d.kind == "excluded":
             assert d.label is not None
-            store.write_exclusion(conn, o.wallet, d.label, d.value, d.threshold, ts)
+            w.exclusions.append((o.wallet, d.label, d.value, d.threshold, ts))
         elif d.kind == "suitable":
             assert d.label is not None and d.value is not None
-            store.write_persona(conn, o.wallet, d.label, d.value, ts)
+            w.personas.append((o.wallet, d.label, d.value, ts))
         counters[d.counter] += 1
         if d.kind != "unclassified":
             counters["processed"] += 1
+    conn = state.conn
+    store.begin(conn)
+    store.write_chunk(conn, w)
     saved, state.counters = state.counters, counters
     store.write_job_status(
         conn, ts, metadata=state.meta(phase="classifying", last_wallet=chunk.outcomes[-1].wallet)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -176,13 +177,17 @@ def active_wallets(conn: sqlite3.Connection) -> list[str]:
 
 
 def has_ready_wallet(conn: sqlite3.Connection, min_trades: int, first_before: int) -> bool:
-    """Readiness gate: some active wallet has ``min_trades`` trades and an old enough first one."""
+    """Readiness gate: some active wallet has ``min_trades`` trades and an old enough first one.
+
+    Correlated per wallet on the (proxy_wallet, timestamp) index, so EXISTS stops at the first
+    ready wallet (a GROUP BY over every trade cost 0.2 s of a 3 s run on the prod fixture).
+    """
     row = conn.execute(
         f"""SELECT EXISTS (
-            SELECT 1 FROM wallets w
-            JOIN (SELECT proxy_wallet, COUNT(*) AS n, MIN({_NUMERIC_TS}) AS first_ts
-                  FROM trades_raw GROUP BY proxy_wallet) t ON t.proxy_wallet = w.proxy_wallet
-            WHERE w.is_active = 1 AND t.n >= ? AND t.first_ts <= ?)""",
+            SELECT 1 FROM wallets w WHERE w.is_active = 1
+            AND (SELECT COUNT(*) FROM trades_raw t WHERE t.proxy_wallet = w.proxy_wallet) >= ?
+            AND (SELECT MIN({_NUMERIC_TS}) FROM trades_raw t
+                 WHERE t.proxy_wallet = w.proxy_wallet) <= ?)""",
         (min_trades, first_before),
     ).fetchone()
     return bool(row[0])
@@ -270,55 +275,49 @@ def job_row(conn: sqlite3.Connection) -> dict[str, Any] | None:
 # -- writes (the caller holds the transaction) -----------------------------------------------
 
 
-def write_exclusion(
-    conn: sqlite3.Connection,
-    wallet: str,
-    reason: str,
-    metric: float | None,
-    threshold: float | None,
-    ts: str,
-) -> None:
-    conn.execute(
+@dataclass
+class ChunkWrites:
+    """Every row one chunk changes, each list in wallet order.
+
+    Only the order of the inserts into a table decides the ids it hands out (AUTOINCREMENT never
+    reuses one, and no two statements of a chunk touch the same row), so each kind of statement
+    runs as one batch and the rows are exactly those of SPEC's statement-per-wallet sequence.
+    """
+
+    stage1_cleared: list[tuple[str]] = field(default_factory=list)
+    trait_deletes: list[tuple[str, str]] = field(default_factory=list)
+    trait_upserts: list[tuple[str, str, str, str]] = field(default_factory=list)
+    exclusions: list[tuple[str, str, float | None, float | None, str]] = field(default_factory=list)
+    personas: list[tuple[str, str, float, str]] = field(default_factory=list)
+
+
+def write_chunk(conn: sqlite3.Connection, w: ChunkWrites) -> None:
+    """Apply one chunk's writes (the caller holds the transaction)."""
+    # SQLite's LIKE, exactly as production: ASCII case-insensitive, '_' is any one character.
+    conn.executemany(
+        "DELETE FROM wallet_exclusions WHERE proxy_wallet = ? AND reason LIKE 'STAGE1_%'",
+        w.stage1_cleared,
+    )
+    conn.executemany(
+        "DELETE FROM wallet_persona_traits WHERE proxy_wallet = ? AND trait_key = ?",
+        w.trait_deletes,
+    )
+    conn.executemany(
+        """INSERT INTO wallet_persona_traits (proxy_wallet, trait_key, trait_value, computed_at)
+           VALUES (?, ?, ?, ?) ON CONFLICT(proxy_wallet, trait_key) DO UPDATE SET
+           trait_value = excluded.trait_value, computed_at = excluded.computed_at""",
+        w.trait_upserts,
+    )
+    conn.executemany(
         """INSERT OR REPLACE INTO wallet_exclusions
            (proxy_wallet, reason, metric_value, threshold, excluded_at) VALUES (?, ?, ?, ?, ?)""",
-        (wallet, reason, metric, threshold, ts),
+        w.exclusions,
     )
-
-
-def clear_stage1_exclusions(conn: sqlite3.Connection, wallet: str) -> None:
-    # SQLite's LIKE, exactly as production: ASCII case-insensitive, '_' is any one character.
-    conn.execute(
-        "DELETE FROM wallet_exclusions WHERE proxy_wallet = ? AND reason LIKE 'STAGE1_%'",
-        (wallet,),
-    )
-
-
-def write_trait(
-    conn: sqlite3.Connection, wallet: str, key: str, value: str | None, ts: str
-) -> None:
-    """Upsert a trait (the row keeps its id) or delete it when ``value`` is None."""
-    if value is None:
-        conn.execute(
-            "DELETE FROM wallet_persona_traits WHERE proxy_wallet = ? AND trait_key = ?",
-            (wallet, key),
-        )
-    else:
-        conn.execute(
-            """INSERT INTO wallet_persona_traits (proxy_wallet, trait_key, trait_value, computed_at)
-               VALUES (?, ?, ?, ?) ON CONFLICT(proxy_wallet, trait_key) DO UPDATE SET
-               trait_value = excluded.trait_value, computed_at = excluded.computed_at""",
-            (wallet, key, value, ts),
-        )
-
-
-def write_persona(
-    conn: sqlite3.Connection, wallet: str, persona: str, confidence: float, ts: str
-) -> None:
-    conn.execute(
+    conn.executemany(
         """INSERT OR REPLACE INTO wallet_personas
            (proxy_wallet, persona, confidence, feature_values_json, classified_at)
            VALUES (?, ?, ?, NULL, ?)""",
-        (wallet, persona, confidence, ts),
+        w.personas,
     )
 
 
@@ -351,7 +350,3 @@ def commit(conn: sqlite3.Connection) -> None:
 def rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         conn.execute("ROLLBACK")
-
-
-def count_rows(conn: sqlite3.Connection, tables: Iterable[str]) -> dict[str, int]:
-    return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}

@@ -15,7 +15,6 @@ import argparse
 import math
 import tomllib
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,45 +102,6 @@ def task_list(text: str) -> tuple[int, ...]:
     return values
 
 
-def positive_int(text: str) -> int:
-    """``argparse`` type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1 (got {text!r})") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1 (got {text!r})")
-    return value
-
-
-def seconds(text: str) -> float:
-    """``argparse`` type: a finite number of seconds > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0 (got {text!r})") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected seconds > 0 (got {text!r})")
-    return value
-
-
-def epoch(text: str) -> int:
-    """``argparse`` type for ``--now``: unix seconds, or an ISO-8601 time (UTC when naive)."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected unix seconds or an ISO-8601 time (got {text!r})"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
-
-
 def table_column(text: str) -> str:
     """``argparse`` type for ``--ignore-column TABLE.COLUMN``."""
     table, dot, column = text.partition(".")
@@ -218,11 +178,8 @@ def _pick(*values: Any) -> Any:
 __all__ = [
     "REFERENCE_IGNORE",
     "ValidateSettings",
-    "epoch",
     "from_args",
-    "positive_int",
     "read_harness_toml",
-    "seconds",
     "table_column",
     "task_list",
 ]

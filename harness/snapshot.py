@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import HarnessError
+from persona_bench.argtypes import seconds
 
 HELP = "Copy a live SQLite database (read-only, online backup) into a verified snapshot."
 
@@ -262,21 +263,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dest", type=Path, help="the new snapshot file (must not exist)")
     parser.add_argument(
         "--busy-timeout",
-        type=_positive_float,
+        type=seconds,
         default=DEFAULT_BUSY_TIMEOUT_S,
         metavar="S",
         help=f"how long to wait for a locked source (default {DEFAULT_BUSY_TIMEOUT_S:g} s)",
     )
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds (got {text!r})") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0 (got {text!r})")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

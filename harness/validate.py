@@ -26,16 +26,9 @@ from harness import HarnessError
 from harness.console import Progress, summary_table
 from harness.replay import Replay, parse_template, plan, replay_all
 from harness.results import build_results, read_results, write_results
-from harness.settings import (
-    ValidateSettings,
-    epoch,
-    from_args,
-    positive_int,
-    seconds,
-    table_column,
-    task_list,
-)
+from harness.settings import ValidateSettings, from_args, table_column, task_list
 from harness.snapshot import DEFAULT_BUSY_TIMEOUT_S, Manifest, take_snapshot
+from persona_bench.argtypes import epoch, integer, seconds
 
 HELP = "Snapshot a database, replay serial and parallel runs on copies, prove identical output."
 REPO = Path(__file__).resolve().parents[1]
@@ -50,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--profile", help=f"a fixture profile (default: {DEFAULT_PROFILE})")
     parser.add_argument("--config", type=Path, help="the job's TOML config, passed as {config}")
     parser.add_argument("--tasks", type=task_list, help="task counts to try (default 4,8,12,16)")
-    parser.add_argument("--repeat", type=positive_int, help="rounds (default 3)")
+    parser.add_argument("--repeat", type=integer(1), help="rounds (default 3)")
     parser.add_argument("--backend", help="parallel backend, passed as {backend} (default process)")
     parser.add_argument("--out", type=Path, help="output folder (default reports/DATE-NAME/)")
     parser.add_argument("--serial-cmd", metavar="TEMPLATE", help="command of a serial run")

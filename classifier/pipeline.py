@@ -151,9 +151,15 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
     wall0, cpu0 = time.perf_counter(), _cpu_s()
     conn = store.open_writer(opts.db_path, opts.busy_timeout)
     tasks, backend = opts.mode()
-    if executor is not None:
-        tasks, backend = max(tasks, getattr(executor, "_max_workers", 1) or 1), "custom"
-    action, resume_meta = _check_resume(store.job_row(conn), opts) if opts.resume else ("", None)
+    if executor is not None:  # its own worker count, where it tells (for the look-ahead)
+        tasks, backend = getattr(executor, "_max_workers", None) or tasks or 1, "custom"
+    try:
+        action, resume_meta = (
+            _check_resume(store.job_row(conn), opts) if opts.resume else ("", None)
+        )
+    except ResumeError:
+        conn.close()
+        raise
     if action == "done":
         conn.close()
         return _completed_summary(opts, resume_meta or {})

@@ -17,9 +17,9 @@ from urllib.parse import quote
 from classifier.features import WalletInputs, trades_from_rows
 from classifier.stage1 import WalletSummary
 from persona_bench.errors import UserError
+from persona_bench.sqlitefile import check_sqlite_file
 
 JOB_NAME = "persona_classification"
-SQLITE_MAGIC = b"SQLite format 3\x00"
 
 INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "wallets": ("proxy_wallet", "discovered_from", "discovered_at", "is_active"),
@@ -73,23 +73,6 @@ class DatabaseError(UserError):
     """The database is missing, not SQLite, corrupt, locked, or lacks a table or column."""
 
 
-def check_sqlite_file(path: Path) -> None:
-    """Refuse, before any connect (which would create a missing file), what is not a database."""
-    if not path.exists():
-        raise DatabaseError(f"database {path} does not exist")
-    if path.is_dir():
-        raise DatabaseError(f"database {path} is a directory (expected a SQLite file)")
-    try:
-        with path.open("rb") as fh:
-            header = fh.read(100)
-    except OSError as exc:
-        raise DatabaseError(f"database {path} cannot be read: {exc.strerror}") from None
-    if not header:
-        raise DatabaseError(f"database {path} is an empty file (expected a SQLite database)")
-    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
-        raise DatabaseError(f"database {path} is not a SQLite database (bad header)")
-
-
 def describe_sqlite_error(path: Path, exc: sqlite3.Error, busy_timeout: float) -> str:
     """One line for a SQLite error met while opening or checking ``path``."""
     name = getattr(exc, "sqlite_errorname", "")
@@ -102,7 +85,7 @@ def describe_sqlite_error(path: Path, exc: sqlite3.Error, busy_timeout: float) -
 
 def open_writer(path: Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
     """The job's read-write connection, schema checked and output tables created."""
-    check_sqlite_file(path)
+    check_sqlite_file(path, DatabaseError)
     try:
         conn = sqlite3.connect(
             f"file:{quote(str(path))}?mode=rw",

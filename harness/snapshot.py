@@ -18,7 +18,6 @@ import argparse
 import hashlib
 import json
 import sqlite3
-import struct
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,11 +26,11 @@ from pathlib import Path
 
 from harness import HarnessError
 from persona_bench.argtypes import seconds
+from persona_bench.sqlitefile import check_sqlite_file as check_file
 
 HELP = "Copy a live SQLite database (read-only, online backup) into a verified snapshot."
 
 METHOD = "sqlite3 online backup (pages=-1) from a mode=ro connection"
-HEADER = b"SQLite format 3\x00"
 # the tables the job reads (SPEC section 1); counted in the manifest when present
 INPUT_TABLES = (
     "wallets",
@@ -71,36 +70,7 @@ class Manifest:
 
 def check_sqlite_file(path: Path) -> int:
     """Refuse what is not a whole SQLite file, without creating it; return its page size."""
-    if not path.exists():
-        raise HarnessError(f"source database {path} does not exist")
-    if path.is_dir():
-        raise HarnessError(f"source database {path} is a directory, expected a SQLite file")
-    try:
-        with path.open("rb") as fh:
-            header = fh.read(100)
-    except OSError as exc:
-        raise HarnessError(f"cannot read source database {path}: {exc.strerror}") from exc
-    size = path.stat().st_size
-    if size == 0:
-        raise HarnessError(f"source database {path} is empty (0 bytes), expected a SQLite file")
-    if len(header) < 100 or header[:16] != HEADER:
-        raise HarnessError(f"{path} is not a SQLite database (bad header)")
-    (raw_page_size,) = struct.unpack(">H", header[16:18])
-    page_size = 65536 if raw_page_size == 1 else raw_page_size
-    if page_size < 512 or page_size & (page_size - 1):
-        raise HarnessError(f"{path} is not a SQLite database (page size {raw_page_size})")
-    # the in-header page count is valid when "version-valid-for" equals the change counter
-    change_counter, pages, valid_for = (
-        struct.unpack(">I", header[24:28])[0],
-        struct.unpack(">I", header[28:32])[0],
-        struct.unpack(">I", header[92:96])[0],
-    )
-    if size % page_size or (valid_for == change_counter and size < pages * page_size):
-        raise HarnessError(
-            f"source database {path} is truncated ({size} bytes, header says "
-            f"{pages} pages of {page_size})"
-        )
-    return page_size
+    return check_file(path, HarnessError, "source database")
 
 
 def _connect_ro(path: Path, busy_timeout_s: float) -> sqlite3.Connection:

@@ -163,7 +163,7 @@ def _truncated(p: Path) -> None:
         (lambda p: p.mkdir(), "is a directory"),
         (lambda p: p.write_bytes(b""), "is an empty file"),
         (_not_sqlite, "is not a SQLite database"),
-        (_truncated, "corrupt or truncated|is not a SQLite database|malformed"),
+        (_truncated, "corrupt or truncated|is truncated|is not a SQLite database|malformed"),
     ],
     ids=["missing", "directory", "empty", "not-sqlite", "truncated"],
 )

@@ -5,8 +5,9 @@ store      every SQL statement: open, check schema, read, write one chunk
 stage1     pure: all-time summary -> excluded or passed
 features   pure: window rows -> Features
 stage2     pure: Features -> traits + exclusion | persona | nothing
-executor   where feature jobs run: inline, processes, threads, any Executor
+executor   where chunk jobs (Stage 1 + features) run: inline, processes, threads, any Executor
 pipeline   chunks: Stage 1 -> features -> Stage 2 -> one transaction per chunk
+resume     what --resume does, from the job_status row
 cli        persona-bench classify
 """
 

@@ -1,15 +1,15 @@
 """One classification run (SPEC section 2): chunks -> Stage 1 -> features -> Stage 2 -> writes.
 
-The writer walks active wallets in byte order, ``chunk_size`` at a time. Stage 1 is one
-set-based query per chunk; only its passers get features, computed inline (serial) or on a pool
-that is fed ahead of the writer (bounded) so workers never wait at chunk boundaries. Each chunk's
+The writer walks active wallets in byte order, ``chunk_size`` at a time. A chunk is evaluated
+(Stage 1 in one set-based query, then features for its passers only) inline on the serial path,
+or as one job on a pool fed ahead of the writer (bounded) so that workers never wait at chunk
+boundaries; Stage 2 and the writes stay with the writer. Each chunk's
 writes and its ``job_status`` progress row commit in one transaction, in wallet order, whatever
 the path: the output is identical, and ``resume`` continues after the last committed chunk.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import resource
 import time
@@ -33,9 +33,9 @@ from classifier.executor import (
     make_executor,
     reap_forkserver,
 )
+from classifier.resume import ResumeError, check_resume
 from classifier.stage2 import Decision, classify
 from persona_bench import __version__
-from persona_bench.errors import UserError
 
 log = logging.getLogger("classifier")
 
@@ -53,10 +53,6 @@ MAX_POOL_RESTARTS = 2
 MIN_CHUNKS_AHEAD = 16  # chunk results are small: a deep queue keeps workers busy past heavy chunks
 POOL_EXIT_GRACE_S = 10.0  # idle workers exit at once; one still there after this is hung
 FAILURES_IN_SUMMARY = 100
-
-
-class ResumeError(UserError):
-    """``--resume`` found no interrupted run it may continue."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,7 +151,9 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
         tasks, backend = getattr(executor, "_max_workers", None) or tasks or 1, "custom"
     try:
         action, resume_meta = (
-            _check_resume(store.job_row(conn), opts) if opts.resume else ("", None)
+            check_resume(store.job_row(conn), opts.now, opts.config.result_hash())
+            if opts.resume
+            else ("", None)
         )
     except ResumeError:
         conn.close()
@@ -214,34 +212,6 @@ def _mark_failed(state: _Run, exc: BaseException) -> None:
         store.commit(state.conn)
     except Exception as inner:  # the database itself may be what failed
         log.error("persona_classification: could not record the failure: %s", inner)
-
-
-def _check_resume(
-    prior: dict[str, Any] | None, opts: RunOptions
-) -> tuple[str, dict[str, Any] | None]:
-    """What ``--resume`` does: ("continue", its metadata), ("fresh", None) or ("done", metadata).
-
-    A run killed before its first commit left no row of its own: it starts afresh. A completed
-    run with the same ``now`` is not run again (its rows would get new ids).
-    """
-    try:
-        meta = json.loads(prior["metadata"] or "") if prior else None
-        now, config_hash = int(meta["now"]), str(meta["config_hash"])  # type: ignore[index]
-    except (ValueError, KeyError, TypeError):
-        return "fresh", None  # no run of ours committed anything
-    assert prior is not None and isinstance(meta, dict)
-    if prior["status"] == "idle":
-        if opts.now is None or opts.now == now:
-            return "done", meta
-        return "fresh", None
-    if opts.now is not None and opts.now != now:
-        raise ResumeError(f"--now {opts.now} differs from the interrupted run's now ({now})")
-    if config_hash != opts.config.result_hash():
-        raise ResumeError(
-            f"the config differs from the interrupted run's (expected hash {config_hash[:12]},"
-            f" got {opts.config.result_hash()[:12]})"
-        )
-    return "continue", meta
 
 
 def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:

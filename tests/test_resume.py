@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from classifier import PersonaConfig, RunOptions, run
-from classifier.pipeline import ResumeError
+from classifier.resume import ResumeError
 from tests.helpers import DEFAULT_CONFIG, NOW, bulk_db, classify_cli, dump_outputs, job_meta
 
 KILLS_PER_PATH = 12

@@ -85,6 +85,7 @@ def format_ts(now: int) -> str:
 class _Chunk:
     wallets: tuple[str, ...]
     future: Future[ChunkResult] | None
+    pool: Executor | None  # the pool it was handed to: a retired pool's failures are old news
 
 
 @dataclass
@@ -283,16 +284,21 @@ def _loop(state: _Run, wallets: list[str]) -> None:
 
 
 def _submit(state: _Run, wallets: tuple[str, ...]) -> _Chunk:
-    """A chunk job on the pool, or nothing yet (serial, or the pool is gone)."""
+    """A chunk job on the pool, or nothing yet (serial, or no pool left)."""
     if state.executor is None or state.pool_dead:
-        return _Chunk(wallets, None)
-    return _Chunk(wallets, state.executor.submit(chunk_job, wallets, state.params))
+        return _Chunk(wallets, None, None)
+    try:
+        future = state.executor.submit(chunk_job, wallets, state.params)
+    except BrokenProcessPool as exc:  # a worker died since the last submit
+        _pool_failed(state, f"worker pool broken ({type(exc).__name__}: {exc})")
+        return _submit(state, wallets)  # on the new pool, or inline when there is none
+    return _Chunk(wallets, future, state.executor)
 
 
 def _collect(state: _Run, chunk: _Chunk) -> ChunkResult:
     """A chunk's Stage 1 and features: from its job, or computed here (serial, or recomputed)."""
     t0 = time.perf_counter()
-    result = _result_of(state, chunk.future) if chunk.future is not None else None
+    result = _result_of(state, chunk) if chunk.future is not None else None
     if result is not None:
         state.busy_s += result.stage1_s + result.features_s
         state.phases["features_s"] += time.perf_counter() - t0  # waiting for the job
@@ -305,14 +311,17 @@ def _collect(state: _Run, chunk: _Chunk) -> ChunkResult:
     return result
 
 
-def _result_of(state: _Run, future: Future[ChunkResult]) -> ChunkResult | None:
+def _result_of(state: _Run, chunk: _Chunk) -> ChunkResult | None:
     """The job's result, or None when its worker died or hung (its chunk is recomputed)."""
-    if state.pool_dead and not future.done():
-        return None
+    assert chunk.future is not None
+    current = chunk.pool is state.executor and not state.pool_dead
+    if not current and not chunk.future.done():
+        return None  # handed to a pool that was retired: never wait for it
     try:
-        return future.result(timeout=state.opts.task_timeout)
+        return chunk.future.result(timeout=state.opts.task_timeout)
     except (BrokenProcessPool, CancelledError) as exc:
-        _pool_failed(state, f"worker pool broken ({type(exc).__name__}: {exc})")
+        if current:
+            _pool_failed(state, f"worker pool broken ({type(exc).__name__}: {exc})")
     except FutureTimeout:
         _pool_failed(state, f"a chunk job ran over {state.opts.task_timeout:g} s (hung worker)")
     return None

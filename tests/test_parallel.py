@@ -156,3 +156,26 @@ def test_hung_worker_is_detected_by_timeout(heavy, tmp_path):
     events = " ".join(summary["workers"]["events"])
     assert "hung worker" in events or "did not exit" in events, summary["workers"]
     assert dump_outputs(db) == expected
+
+
+def test_a_pool_broken_before_a_submit_is_survived(bulk, tmp_path):
+    """Workers killed between jobs: the next submit fails, the run goes on inline, identical."""
+    from classifier import PersonaConfig
+    from classifier.executor import JobParams, close_pool, make_executor
+
+    src, expected, _ = bulk
+    db = tmp_path / "x.db"
+    shutil.copyfile(src, db)
+    pool = make_executor("process", 2, JobParams(str(db), NOW, PersonaConfig(), 30.0))
+    try:
+        assert pool.submit(os.getpid).result() > 0  # the workers are up
+        for pid in list(pool._processes):
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while not pool._broken and time.monotonic() < deadline:
+            time.sleep(0.01)
+        summary = run(RunOptions(db_path=db, now=NOW), executor=pool)
+    finally:
+        close_pool(pool, 5.0)
+    assert any("broken" in e for e in summary["workers"]["events"]), summary["workers"]
+    assert dump_outputs(db) == expected

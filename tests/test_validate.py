@@ -332,6 +332,9 @@ def test_an_interrupted_validation_writes_red_results_and_kills_its_run(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # a shell runs background jobs with SIGINT ignored, and Python then installs no
+        # KeyboardInterrupt handler: give the child the terminal's default, as Ctrl-C meets it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not pidfile.exists() or not pidfile.read_text():

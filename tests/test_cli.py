@@ -1,0 +1,72 @@
+"""The persona-bench command line: every subcommand has help; errors are one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from persona_bench.cli import COMMANDS, build_parser, main
+from tests.helpers import NOW, bulk_db
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`persona-bench CMD --help` prints a usage and a description, exit 0."""
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: persona-bench {command}")
+    assert build_parser()._subparsers is not None  # the table builds whole
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["classify", "--db", "x.db", "--tasks", "abc"],
+        ["classify", "--db", "x.db", "--tasks", "-1"],
+        ["classify", "--db", "x.db", "--now", "yesterday"],
+        ["classify", "--db", "x.db", "--backend", "gpu"],
+        ["classify", "--db", "x.db", "--busy-timeout", "0"],
+        ["nosuchcommand"],
+    ],
+)
+def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Unparseable arguments: argparse's usage line and exit 2."""
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_serial_and_tasks_contradict(capsys: pytest.CaptureFixture[str]) -> None:
+    """--serial with --tasks 4 is refused in one line."""
+    assert main(["classify", "--db", "x.db", "--serial", "--tasks", "4"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.strip() == "persona-bench classify: error: --serial and --tasks 4 contradict each other"
+    )
+
+
+def test_classify_prints_the_seed_results_list_or_json(tmp_path, capsys) -> None:
+    """Plain output lists the counters, wall and CPU; --json prints one parseable object."""
+    db = bulk_db(tmp_path / "a.db", wallets=80)
+    assert main(["classify", "--db", str(db), "--now", "2026-05-28T20:26:40Z", "--serial"]) == 0
+    out = capsys.readouterr().out
+    for key in (
+        "stage1_no_trades",
+        "stage1_other",
+        "stage2_excluded",
+        "suitable",
+        "unclassified",
+        "errors",
+        "wall time",
+        "CPU time",
+    ):
+        assert f"- {key}" in out
+    assert "2026-05-28 20:26:40.000 UTC, serial" in out
+    assert main(["classify", "--db", str(db), "--now", str(NOW), "--json", "--tasks", "2"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["now"] == NOW and summary["mode"] == "parallel" and summary["tasks"] == 2
+    assert set(summary["phases"]) == {"stage1_s", "features_s", "classify_s", "write_s", "other_s"}

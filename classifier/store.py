@@ -83,17 +83,20 @@ def describe_sqlite_error(path: Path, exc: sqlite3.Error, busy_timeout: float) -
     return f"database {path}: {name or type(exc).__name__}: {exc}"
 
 
+def _connect(path: Path, mode: str, busy_timeout: float, **kw: Any) -> sqlite3.Connection:
+    """``mode=rw`` or ``mode=ro``: a URI connection never creates a missing file."""
+    conn = sqlite3.connect(
+        f"file:{quote(str(path))}?mode={mode}", uri=True, timeout=busy_timeout, **kw
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    return conn
+
+
 def open_writer(path: Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
     """The job's read-write connection, schema checked and output tables created."""
     check_sqlite_file(path, DatabaseError)
     try:
-        conn = sqlite3.connect(
-            f"file:{quote(str(path))}?mode=rw",
-            uri=True,
-            timeout=busy_timeout,
-            isolation_level=None,
-        )
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        conn = _connect(path, "rw", busy_timeout, isolation_level=None)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -106,14 +109,7 @@ def open_writer(path: Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
 
 def open_reader(path: Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
     """A read-only connection for a feature worker (WAL allows many beside the writer)."""
-    conn = sqlite3.connect(
-        f"file:{quote(str(path))}?mode=ro",
-        uri=True,
-        timeout=busy_timeout,
-        check_same_thread=False,
-    )
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-    return conn
+    return _connect(path, "ro", busy_timeout, check_same_thread=False)
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str] | None:

@@ -98,8 +98,13 @@ def job_meta(path: Path) -> dict[str, Any]:
 
 def classify_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """``persona-bench classify ARGS`` in a child process (real exit code, real stderr)."""
+    return cli("classify", *args, timeout=timeout)
+
+
+def cli(command: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``persona-bench COMMAND ARGS`` in a child process."""
     return subprocess.run(
-        [sys.executable, "-m", "persona_bench", "classify", *args],
+        [sys.executable, "-m", "persona_bench", command, *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -7,35 +7,16 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from classifier import RunOptions, run
-from tests.helpers import DAY, DEFAULT_CONFIG, NOW, build_db, bulk_db, history, wallet
+from tests.helpers import DAY, DEFAULT_CONFIG, NOW, build_db, bulk_db, cli, history, wallet
 
 
 def validate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "persona_bench",
-            "validate",
-            "--tasks",
-            "2",
-            "--repeat",
-            "1",
-            "--now",
-            str(NOW),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return cli("validate", "--tasks", "2", "--repeat", "1", "--now", str(NOW), *args)
 
 
 def _files(folder: Path) -> dict[str, bytes]:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from classifier.pipeline import COUNTERS
 from persona_bench.cli import COMMANDS, build_parser, main
 from tests.helpers import NOW, bulk_db
 
@@ -54,14 +55,7 @@ def test_classify_prints_the_seed_results_list_or_json(tmp_path, capsys) -> None
     db = bulk_db(tmp_path / "a.db", wallets=80)
     assert main(["classify", "--db", str(db), "--now", "2026-05-28T20:26:40Z", "--serial"]) == 0
     out = capsys.readouterr().out
-    for key in (
-        "stage1_no_trades",
-        "stage1_other",
-        "stage2_excluded",
-        "suitable",
-        "unclassified",
-        "errors",
-    ):
+    for key in COUNTERS:
         assert f"- {key}: " in out
     assert "- wall time: " in out and ", CPU time: " in out
     assert "2026-05-28 20:26:40.000 UTC, serial" in out

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import NOW, bulk_db
+from tests.helpers import NOW, bulk_db, cli
 
 WRITER = Path(__file__).resolve().parent / "targets" / "wal_writer.py"
 BATCHES, PER_BATCH = 4000, 10
@@ -35,27 +35,18 @@ def test_validate_under_a_busy_writer_is_green_and_leaves_the_source_alone(tmp_p
     try:
         assert writer.stdout.readline().strip() == "ready"
         out = tmp_path / "out"
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "persona_bench",
-                "validate",
-                "--db",
-                str(source),
-                "--tasks",
-                "2",
-                "--repeat",
-                "1",
-                "--now",
-                str(NOW),
-                "--out",
-                str(out),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
+        proc = cli(
+            "validate",
+            "--db",
+            str(source),
+            "--tasks",
+            "2",
+            "--repeat",
+            "1",
+            "--now",
+            str(NOW),
+            "--out",
+            str(out),
         )
         still_writing = writer.poll() is None and _digest(source) == before
     finally:

@@ -17,6 +17,8 @@ from typing import Any, TextIO
 from harness.replay import RunSpec
 
 TICK_S = 0.2
+STDERR_LINES_LIVE = 3  # under a failed run's progress line
+STDERR_LINES_SUMMARY = 10  # under the summary's list of failed runs
 
 
 def _mib(value: float | None) -> str:
@@ -37,8 +39,11 @@ def outcome(record: Mapping[str, Any]) -> str:
 class Progress:
     """Progress of the runs of one validation, on ``stream`` (stderr by default)."""
 
-    def __init__(self, total: int, rounds: int, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total: int, rounds: int, stream: TextIO | None = None, *, show_target: bool = False
+    ) -> None:
         self.total, self.rounds = total, rounds
+        self.show_target = show_target  # control vs candidate: every line names its target
         self.stream = stream if stream is not None else sys.stderr
         self.live = self.stream.isatty()
         self._stop = threading.Event()
@@ -59,9 +64,10 @@ class Progress:
 
     def start(self, index: int, spec: RunSpec) -> None:
         """A run begins."""
-        self._head = (
-            f"[round {spec.round}/{self.rounds}] {spec.label} (run {index + 1}/{self.total})"
-        )
+        label = spec.label
+        if self.show_target and spec.role == "control":
+            label = f"{spec.target} {spec.label}"  # the candidate's labels carry its name already
+        self._head = f"[round {spec.round}/{self.rounds}] {label} (run {index + 1}/{self.total})"
         self._started = time.monotonic()
         if self.live:
             self._line(f"{self._head} 0.0 s ...", final=False)
@@ -81,17 +87,41 @@ class Progress:
             f"peak PSS: {outcome(record)}",
             final=True,
         )
+        if record.get("failed"):
+            for line in failure_lines(record, STDERR_LINES_LIVE):
+                self._line(f"    {line}", final=True)
 
     def note(self, text: str) -> None:
         """A line about something other than a run (snapshot, fixture)."""
         self._line(text, final=True)
 
 
+def failure_lines(record: Mapping[str, Any], lines: int) -> list[str]:
+    """A failed run for the console: exit status, timeout, and the last ``lines`` of stderr."""
+    out = []
+    if record.get("timed_out"):
+        out.append(f"timed out after {float(record.get('wall_s') or 0):.1f} s, killed")
+    out.append(f"exit status {record.get('exit_code')}")
+    tail = str(record.get("stderr_tail") or "").rstrip().splitlines()
+    if tail:
+        shown = tail[-lines:]
+        out.append(f"stderr (last {len(shown)} of {len(tail)} lines kept):")
+        out += [f"  | {line}" for line in shown]
+    else:
+        out.append("stderr: (empty)")
+    return out
+
+
 def _configs(runs: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
     """Runs by configuration: serial first, then task counts ascending."""
     groups: dict[str, list[Mapping[str, Any]]] = {}
-    for run in sorted(runs, key=lambda r: (r.get("tasks", 0), r.get("round", 0))):
-        key = "serial" if run.get("mode") == "serial" else str(run.get("label"))
+
+    def order(r: Mapping[str, Any]) -> tuple[int, int, int]:
+        return (r.get("role") == "candidate", r.get("tasks", 0), r.get("round", 0))
+
+    for run in sorted(runs, key=order):
+        control_serial = run.get("mode") == "serial" and run.get("role", "control") == "control"
+        key = "serial" if control_serial else str(run.get("label"))
         groups.setdefault(key, []).append(run)
     return groups
 
@@ -155,13 +185,17 @@ def summary_table(results: Mapping[str, Any]) -> str:
     verdict = results["verdict"]
     noise = aa_noise(runs)
     settings = results["settings"]
+    ignored = ", ".join(settings["ignore_columns"]) or "none"
+    if settings.get("ignore_source"):
+        ignored += f" ({settings['ignore_source']})"
+    lines += [""]
+    if settings.get("roles"):
+        lines.append(str(settings["roles"]))
     lines += [
-        "",
         f"A/A noise (serial vs serial, worst round): {noise:.1%}"
         if noise is not None
         else "A/A noise: n/a",
-        f"compared: {', '.join(settings['tables'])}; ignored columns: "
-        + (", ".join(settings["ignore_columns"]) or "none"),
+        f"compared: {', '.join(settings['tables'])}; ignored columns: {ignored}",
         f"reference: {verdict['reference']}",
     ]
     if verdict["identical"]:
@@ -179,10 +213,23 @@ def summary_table(results: Mapping[str, Any]) -> str:
                     + (f" ({d['note']})" if d.get("note") else "")
                 )
                 lines += [f"    {line}" for line in _example_lines(d)]
+        if verdict.get("time_columns_only"):
+            lines += [
+                "  only timestamp/duration columns differ: "
+                + ", ".join(verdict["time_columns_only"]),
+                "  the job writes another clock than the run's {now}: give it {now} (best), or, "
+                "knowingly, rerun with " + str(verdict["ignore_hint"]),
+            ]
         for r in runs:
             if r.get("failed"):
-                lines.append(f"  round {r['round']} {r['label']}: {r.get('failure')}")
+                who = (
+                    f"{r['target']} "
+                    if r.get("role") == "control" and settings.get("candidate")
+                    else ""
+                )
+                lines.append(f"  round {r['round']} {who}{r['label']}: FAILED: {r.get('failure')}")
+                lines += [f"    {line}" for line in failure_lines(r, STDERR_LINES_SUMMARY)]
     return "\n".join(lines)
 
 
-__all__ = ["Progress", "aa_noise", "outcome", "summary_table"]
+__all__ = ["Progress", "aa_noise", "failure_lines", "outcome", "summary_table"]

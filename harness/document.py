@@ -49,7 +49,7 @@ def render_markdown(
         _recommendation(a, meta),
         _mismatches(results.get("verdict") or {}),
         _failed(a),
-        _ignored(results.get("settings") or {}),
+        _ignored(results.get("settings") or {}, results.get("verdict") or {}),
     ]
     if comparison is not None:
         sections.append("## Baseline Comparison\n\n" + comparison.strip())
@@ -98,9 +98,17 @@ def _implementation(a: Analysis, results: Mapping[str, Any], meta: Mapping[str, 
         "configurations interleaved within each round",
         f"- **Classifier:** version {_text(summary.get('version'))}, config hash "
         f"`{_text(summary.get('config_hash'))[:12]}`, commit {_text(meta.get('git_commit'))}",
-        f"- **Serial command:** `{_text(settings.get('serial_cmd'))}`",
-        f"- **Parallel command:** `{_text(settings.get('parallel_cmd'))}`",
     ]
+    targets = [t for t in settings.get("targets") or [] if isinstance(t, Mapping)]
+    if settings.get("roles"):
+        lines.append(f"- **Targets:** {_text(settings.get('roles'))}")
+    for t in targets or [settings]:
+        name = f" of `{t['name']}`" if targets else ""
+        lines.append(f"- **Serial command{name}:** `{_text(t.get('serial_cmd'))}`")
+        if t.get("parallel_cmd") and (
+            t.get("name") != settings.get("control") or not settings.get("candidate")
+        ):
+            lines.append(f"- **Parallel command{name}:** `{_text(t.get('parallel_cmd'))}`")
     return "\n".join(lines)
 
 
@@ -348,13 +356,22 @@ def _failed(a: Analysis) -> str:
     return text
 
 
-def _ignored(settings: Mapping[str, Any]) -> str:
+def _ignored(settings: Mapping[str, Any], verdict: Mapping[str, Any]) -> str:
     tables = ", ".join(f"`{t}`" for t in settings.get("tables") or []) or "not recorded"
     ignored = ", ".join(f"`{c}`" for c in settings.get("ignore_columns") or []) or "none"
-    return (
+    source = f" ({settings['ignore_source']})" if settings.get("ignore_source") else ""
+    text = (
         f"## Ignored Columns\n\nTables compared row by row (ids included): {tables}.  \n"
-        f"Columns ignored by the comparison: {ignored}."
+        f"Columns ignored by the comparison: {ignored}{source}."
     )
+    if verdict.get("time_columns_only"):
+        text += (
+            "\n\nOnly timestamp or duration columns differ: "
+            + ", ".join(f"`{c}`" for c in verdict["time_columns_only"])
+            + ". The job writes another clock than the run's `{now}`: give it `{now}` (best), "
+            f"or, knowingly, rerun with `{verdict.get('ignore_hint')}`."
+        )
+    return text
 
 
 def _conclusion(a: Analysis, results: Mapping[str, Any], comparison: str | None) -> str:

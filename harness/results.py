@@ -21,6 +21,7 @@ from typing import Any
 import psutil
 
 from harness import HarnessError
+from harness.compare import wall_clock_only
 from persona_bench import __version__
 
 SCHEMA_VERSION = 1
@@ -87,7 +88,11 @@ def build_verdict(runs: Sequence[Mapping[str, Any]], reference: str) -> dict[str
     """Identical only when every run completed and matched the reference."""
     failed = [r for r in runs if r.get("failed")]
     mismatched = [r for r in runs if not r.get("failed") and r.get("identical") is False]
-    serial_mismatch = any(r.get("mode") == "serial" for r in mismatched)
+    # a candidate's serial runs are another build: only the control's own serial runs disagreeing
+    # with its first one make the job nondeterministic
+    serial_mismatch = any(
+        r.get("mode") == "serial" and r.get("role", "control") == "control" for r in mismatched
+    )
     return {
         "identical": bool(runs) and not failed and not mismatched,
         "reference": reference,
@@ -95,10 +100,33 @@ def build_verdict(runs: Sequence[Mapping[str, Any]], reference: str) -> dict[str
         "mismatched_runs": len(mismatched),
         # the serial path disagreeing with itself: the job is not deterministic at all
         "nondeterministic": serial_mismatch,
+        # only time columns differ: which ones, and the options that would ignore them
+        **time_only_hint(mismatched),
         "mismatches": [
             {"label": r["label"], "round": r["round"], "tables": r.get("diff") or {}}
             for r in mismatched[:MAX_MISMATCHES]
         ],
+    }
+
+
+def time_only_hint(mismatched: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``time_columns_only`` and ``ignore_hint`` when every mismatch is in time columns only.
+
+    Such runs wrote the same rows at another clock: the job reads the wall clock (or ignores
+    ``{now}``), which the verdict says, naming the ``--ignore-column`` that would apply. Nothing is
+    ignored without being asked for.
+    """
+    columns: dict[str, None] = {}
+    for run in mismatched:
+        found = wall_clock_only(run.get("diff") or {})
+        if found is None:
+            return {"time_columns_only": None, "ignore_hint": None}
+        columns.update(dict.fromkeys(found))
+    if not columns:
+        return {"time_columns_only": None, "ignore_hint": None}
+    return {
+        "time_columns_only": list(columns),
+        "ignore_hint": " ".join(f"--ignore-column {c}" for c in columns),
     }
 
 
@@ -162,5 +190,6 @@ __all__ = [
     "collect_metadata",
     "git_state",
     "read_results",
+    "time_only_hint",
     "write_results",
 ]

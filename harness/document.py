@@ -402,13 +402,17 @@ def _conclusion(a: Analysis, results: Mapping[str, Any], comparison: str | None)
             else "not measured (no complete A/A pair)",
         ),
         (
-            "Parallel speed-up",
+            "Speed-up over the control's serial path" if a.roles else "Parallel speed-up",
             bool(best_gain),
             ", ".join(f"{c.label} {_x(c.speedup)}" for c in best_gain) + " beyond the noise"
             if best_gain
             else "no configuration beats serial beyond the noise",
         ),
-        ("Recommendation", rec.kind in ("deploy", "keep_serial"), rec.headline),
+        (
+            "Recommendation",
+            rec.kind in ("deploy", "keep_serial", "candidate_matches"),
+            rec.headline,
+        ),
     ]
     if comparison is not None:
         regressed = REGRESSED in comparison

@@ -308,3 +308,27 @@ def test_the_console_shows_a_failed_runs_exit_status_and_stderr_tail(
         assert text in captured.err
     if mode == "fail":
         assert "step 1 of 30" not in captured.out  # the tail, not the whole stderr
+
+
+def test_a_green_candidate_gets_a_candidate_verdict_not_a_parallel_one(
+    source: Path, tmp_path: Path
+) -> None:
+    """The report of a green control-vs-candidate says the candidate writes the control's rows."""
+    toml = _toml(tmp_path, "[harness]\n" + _targets(old="deterministic", new="deterministic"))
+    code, _ = _run(
+        source,
+        tmp_path / "out",
+        "--harness-config",
+        str(toml),
+        "--control",
+        "old",
+        "--candidate",
+        "new",
+        "--repeat",
+        "2",
+    )
+    assert code == 0
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "**Recommendation:** new writes old's rows" in report
+    assert "parallel_enabled" not in report.split("## Conclusion")[1]
+    assert "new serial:" in report and "new tasks=2:" in report

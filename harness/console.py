@@ -131,7 +131,8 @@ def aa_noise(runs: Sequence[Mapping[str, Any]]) -> float | None:
     gaps = []
     by_round: dict[Any, list[float]] = {}
     for r in runs:
-        if r.get("mode") == "serial" and not r.get("failed"):
+        control = r.get("role", "control") == "control"  # a candidate's serial path is not A/A
+        if r.get("mode") == "serial" and control and not r.get("failed"):
             by_round.setdefault(r.get("round"), []).append(float(r["wall_s"]))
     for walls in by_round.values():
         if len(walls) == 2 and sum(walls) > 0:

@@ -84,6 +84,7 @@ def test_a_correct_candidate_is_green_and_both_targets_are_named(
     captured = capsys.readouterr()
     roles = "control: old; candidate: new"
     assert captured.err.count(roles) == 1 and captured.out.count(roles) == 1  # said once each
+    assert "A/A noise (serial vs serial" in captured.out  # the control's pair, not the candidate
     assert "[round 1/1] old serial-a (run 1/4)" in captured.err
     assert "[round 1/1] new tasks=2 (run 3/4)" in captured.err
     report = (tmp_path / "out" / "report.md").read_text()

@@ -244,7 +244,8 @@ def _roles(
     candidate = _pick(args.candidate, file.get("candidate"))
     target = args.target
     if target is None and control is None and candidate is None:
-        target = file.get("target")
+        # templates on the command line are what this run is about, whatever the file names
+        target = CUSTOM if custom is not None and where.startswith("--") else file.get("target")
     return resolve_roles(
         known, target=target, control=control, candidate=candidate, half_specified=half
     )

@@ -160,3 +160,17 @@ def test_results_round_trip_and_a_wrong_version_is_refused(tmp_path: Path) -> No
     path.write_text(json.dumps({**data, "kind": "other"}))
     with pytest.raises(HarnessError, match="not a persona-bench"):
         read_results(path)
+
+
+def test_templates_on_the_command_line_win_over_the_files_target(tmp_path: Path) -> None:
+    """--serial-cmd/--parallel-cmd select the target 'custom' even when the file names another."""
+    toml = tmp_path / "h.toml"
+    toml.write_text(
+        '[harness]\ntarget = "p"\n[targets.p]\nserial_cmd = "p {db}"\nparallel_cmd = "p {db}"\n'
+    )
+    from_file = from_args(_args("--harness-config", str(toml)))
+    assert from_file.roles.control.name == "p"
+    loose = ("--serial-cmd", "job {db}", "--parallel-cmd", "job {db} {tasks}")
+    settings = from_args(_args("--harness-config", str(toml), *loose))
+    assert settings.roles.control.name == "custom"
+    assert settings.roles.control.serial_cmd == "job {db}"

@@ -403,6 +403,8 @@ def _mismatch_lines(mismatches: Sequence[Any], limit: int = 12) -> tuple[str, ..
 
 
 def _failure(run: Mapping[str, Any]) -> str:
+    if run.get("failure"):  # the harness's own words (e.g. "changed its input tables: ...")
+        return str(run["failure"])
     if run.get("timed_out"):
         return "timed out"
     code = run.get("exit_code")

@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
+from harness.inputs import describe
 from harness.replay import RunSpec
 
 TICK_S = 0.2
@@ -164,6 +165,8 @@ def summary_table(results: Mapping[str, Any]) -> str:
         + (", ".join(settings["ignore_columns"]) or "none"),
         f"reference: {verdict['reference']}",
     ]
+    if results.get("input_check"):
+        lines.insert(-1, describe(results["input_check"]))
     if verdict["identical"]:
         lines.append(f"VERDICT: identical ({len(runs)} runs)")
     else:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import HarnessError
+from harness import HarnessError, inputs
 from harness.compare import TableData, compare_tables, read_tables
 from harness.measure import Measurement, run_measured
 from persona_bench.errors import EXIT_BAD_INPUT
@@ -120,6 +120,7 @@ class Replay:
     tables: tuple[str, ...]
     ignore_columns: tuple[str, ...]
     run_timeout_s: float
+    check_inputs: bool = True  # a run that changes any input table fails (harness.inputs)
 
 
 def _summary(stdout: str) -> dict[str, Any] | None:
@@ -168,8 +169,12 @@ def run_one(
     snapshot: Path,
     before: Mapping[str, TableData],
     workdir: Path,
+    reference: inputs.Reference | None = None,
 ) -> tuple[dict[str, Any], dict[str, TableData] | None]:
-    """Run ``spec`` on a fresh copy; the run's record and its tables (None when it failed)."""
+    """Run ``spec`` on a fresh copy; the run's record and its tables (None when it failed).
+
+    With ``reference`` (the snapshot's input tables), a run that changed any input table fails.
+    """
     copy = workdir / "run.db"
     _fresh_copy(snapshot, copy)
     values = {
@@ -185,8 +190,12 @@ def run_one(
     tables: dict[str, TableData] | None = None
     unchanged = False
     read_error = None
+    check: inputs.Check | None = None
     if m.exit_code == 0 and not m.timed_out:
         try:
+            if reference is not None:  # after the measured window: its cost is not the job's
+                check = inputs.check(reference, copy)
+                read_error = check.failure()
             tables = read_tables(copy, replay.tables, replay.ignore_columns)
             unchanged = not compare_tables(dict(before), tables, examples=0)
         except HarnessError as exc:  # the job left a database we cannot read: its failure
@@ -201,6 +210,8 @@ def run_one(
         **m.to_dict(),
         "failed": failure is not None,
         "failure": failure,
+        "inputs_changed": check.changed if check is not None else None,
+        "inputs_check_s": round(check.seconds, 6) if check is not None else None,
         "summary": _summary(m.stdout),
         "identical": None,
         "diff": None,
@@ -217,6 +228,7 @@ def replay_all(
     on_start: Callable[[int, RunSpec], None] = lambda i, s: None,
     on_done: Callable[[int, RunSpec, dict[str, Any]], None] = lambda i, s, r: None,
     keep_dir: Path | None = None,
+    on_reference: Callable[[inputs.Reference], None] | None = None,
 ) -> tuple[list[dict[str, Any]], str]:
     """Run every spec in order, compare each with the reference; (records, reference label).
 
@@ -226,6 +238,9 @@ def replay_all(
     kept there for inspection.
     """
     before = read_tables(snapshot, replay.tables, replay.ignore_columns)
+    input_ref = inputs.reference(snapshot) if replay.check_inputs else None
+    if on_reference is not None and input_ref is not None:
+        on_reference(input_ref)
     records: list[dict[str, Any]] = []
     pending: list[tuple[dict[str, Any], dict[str, TableData]]] = []
     reference: dict[str, TableData] | None = None
@@ -233,7 +248,7 @@ def replay_all(
     kept_mismatch = False
     for i, spec in enumerate(specs):
         on_start(i, spec)
-        record, tables = run_one(spec, replay, snapshot, before, workdir)
+        record, tables = run_one(spec, replay, snapshot, before, workdir, input_ref)
         if i == 0 and record["exit_code"] == EXIT_BAD_INPUT and not record["timed_out"]:
             # the job refused its input (config, schema): that is the operator's bad input,
             # said once, not a run to measure 18 times

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import HarnessError
+from harness import HarnessError, inputs
 from harness.console import Progress, summary_table
 from harness.replay import Replay, parse_template, plan, replay_all
 from harness.results import build_results, read_results, write_results
@@ -213,18 +213,30 @@ def _replay(
     snapshot = manifest.to_dict()
     snapshot.pop("path")  # a temporary file, gone after the validation
 
+    input_ref: list[inputs.Reference] = []
+
+    def described(ref: inputs.Reference) -> None:
+        input_ref.append(ref)
+        progress.note(
+            f"input tables: {len(ref.tables)} described by {ref.method} in {ref.seconds:.1f} s "
+            "(a run that changes any of them fails)"
+        )
+
     def finished(i: int, spec: Any, record: dict[str, Any]) -> None:
         done.append(record)
         progress.done(i, spec, record)
 
     def results_of(runs: list[dict[str, Any]], reference: str) -> dict[str, Any]:
-        return build_results(
+        results = build_results(
             name=name,
             settings={**settings.to_dict(), "now": now},
             snapshot=snapshot,
             runs=runs,
             reference=reference,
         )
+        if input_ref:
+            results["input_check"] = inputs.summarize(input_ref[0], runs)
+        return results
 
     try:
         runs, reference = replay_all(
@@ -235,6 +247,7 @@ def _replay(
             on_start=progress.start,
             on_done=finished,
             keep_dir=out,
+            on_reference=described,
         )
     except KeyboardInterrupt:
         partial = results_of(done, "interrupted")

@@ -101,6 +101,40 @@ def test_a_dropped_row_is_a_mismatch_naming_table_and_row(source: Path, tmp_path
     assert not (tmp_path / "out" / ".work").exists()
 
 
+def test_a_candidate_that_destroys_its_inputs_is_red_naming_each_table(
+    source: Path, tmp_path: Path
+) -> None:
+    """Right output rows, but half the trades deleted, wallets deactivated, markets dropped."""
+    code, results = _validate(
+        source, tmp_path / "out", toy_template(), _broken_parallel("destroy-inputs"), *IGNORE
+    )
+    assert code == 1
+    assert results["verdict"]["identical"] is False
+    bad = results["runs"][1]
+    assert bad["label"] == "tasks=2" and bad["failed"]
+    assert sorted(bad["inputs_changed"]) == ["markets", "trades_raw", "wallets"]
+    assert "table markets dropped" in bad["inputs_changed"]["markets"]
+    assert "rows deleted" in bad["inputs_changed"]["trades_raw"]
+    assert "changed its input tables: markets" in bad["failure"]
+    serial = [r for r in results["runs"] if r["mode"] == "serial"]
+    assert all(r["identical"] and r["inputs_changed"] == {} for r in serial)
+    check = results["input_check"]
+    assert check["changed_runs"] == 1 and check["runs_checked"] == 3
+    assert check["method"] == "pages" and "trades_raw" in check["tables"]
+    assert check["total_s"] >= check["reference_s"] > 0
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "changed its input tables" in report and "CHANGED by 1 run(s)" in report
+
+
+def test_a_candidate_that_only_moves_pages_is_green(source: Path, tmp_path: Path) -> None:
+    """A VACUUM after writing moves every page of the inputs but changes no row: not red."""
+    code, results = _validate(
+        source, tmp_path / "out", toy_template(), _broken_parallel("vacuum"), *IGNORE
+    )
+    assert code == 0, results["verdict"]
+    assert results["runs"][1]["inputs_changed"] == {}
+
+
 def test_a_float_changed_in_its_last_bit_is_a_mismatch(source: Path, tmp_path: Path) -> None:
     """One metric_value off by one ulp: exactly one differing row, both bit patterns shown."""
     code, results = _validate(

@@ -14,6 +14,9 @@ tables with plain sqlite3 and writes the four output tables, deterministically b
   fail             writes to stderr and exits 3
   slow             sleeps far longer than any test timeout
   spawn            does its work in --tasks child processes that it waits for (CPU counted)
+  destroy-inputs   writes the right rows, then deletes half of trades_raw, deactivates every
+                   wallet and drops markets
+  vacuum           writes the right rows, then VACUUMs: every page moves, no row changes
 
 ``--mode`` applies only to runs with ``--tasks`` > 0 when ``--only-parallel`` is given, so one
 template can keep the serial runs correct while the parallel ones are broken.
@@ -139,6 +142,13 @@ def main() -> int:
             "NULL, ?, ?)",
             (stamp, int((time.monotonic() - started) * 1000) + 1, json.dumps(counters), stamp),
         )
+    if mode == "destroy-inputs":
+        with conn:
+            conn.execute("DELETE FROM trades_raw WHERE id % 2 = 0")
+            conn.execute("UPDATE wallets SET is_active = 0")
+            conn.execute("DROP TABLE markets")
+    if mode == "vacuum":
+        conn.execute("VACUUM")
     conn.close()
     print(json.dumps({"schema": "toy-job/1", "tasks": args.tasks, "counters": counters}))
     return 0

@@ -7,8 +7,10 @@ from outside and its output tables compared with the reference run's; (4) ``resu
 written to the output folder (always, before any non-zero exit), then ``report.md`` when
 ``harness.report`` is available, and a baseline comparison with ``--baseline``.
 
-Exit codes: 0 every run completed and is identical; 1 a mismatch, a failed run or (with
-``--baseline``) a regression; 2 bad input.
+Exit codes: 0 every run completed and is identical; 1 a mismatch, a failed run (one that changed
+an input table included) or (with ``--baseline``) a regression; 2 bad input (a folder in use by
+another validation, a full disk included); 130 SIGINT, 143 SIGTERM (``harness.workdir``: the job
+killed, results.json marked interrupted, the work folder removed).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import importlib.util
 import shutil
 import sqlite3
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from harness.replay import Replay, parse_template, plan, replay_all
 from harness.results import build_results, read_results, write_results
 from harness.settings import ValidateSettings, from_args, table_column, task_list
 from harness.snapshot import DEFAULT_BUSY_TIMEOUT_S, Manifest, take_snapshot
+from harness.workdir import claimed, default_out, signal_name, stop_signals_interrupt
 from persona_bench.argtypes import epoch, integer, seconds
 
 HELP = "Snapshot a database, replay serial and parallel runs on copies, prove identical output."
@@ -107,17 +109,6 @@ def _meta_now(snapshot: Path) -> int | None:
         return None
 
 
-def _out_dir(args: argparse.Namespace, name: str) -> Path:
-    if args.out is not None:
-        return Path(args.out)
-    base = Path("reports") / f"{datetime.now(UTC):%Y-%m-%d}-{name}"
-    candidate, n = base, 1
-    while candidate.exists():  # never overwrite an earlier validation of the same day
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return candidate
-
-
 def _check_ignored(settings: ValidateSettings, snapshot: Path) -> None:
     """An ignored column that does not exist is a typo: refuse it (when its table exists)."""
     conn = sqlite3.connect(snapshot.resolve().as_uri() + "?mode=ro", uri=True)
@@ -151,6 +142,11 @@ def _report(results: dict[str, Any], out: Path, baseline: Path | None) -> tuple[
 
 def run(args: argparse.Namespace) -> int:
     """Validate; see the module docstring for the exit codes."""
+    with stop_signals_interrupt():
+        return _validate(args)
+
+
+def _validate(args: argparse.Namespace) -> int:
     settings = from_args(args)
     if args.baseline is not None:
         read_results(args.baseline)  # refuse a bad baseline before spending minutes on runs
@@ -159,15 +155,8 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(total=len(specs), rounds=settings.repeat)
     source, default_name = _source(args, progress)
     name = args.name or default_name
-    out = _out_dir(args, name)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise HarnessError(f"cannot create output folder {out}: {exc.strerror}") from None
-    work = out / ".work"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
-    try:
+    out = Path(args.out) if args.out is not None else default_out(name)
+    with claimed(out) as work:
         manifest = take_snapshot(source, work / "snapshot.db", busy_timeout_s=args.busy_timeout)
         progress.note(
             f"snapshot of {source}: {manifest.size_bytes / 2**20:.1f} MiB, integrity ok, "
@@ -178,8 +167,6 @@ def run(args: argparse.Namespace) -> int:
         results = _replay(settings, manifest, now, name, out, work, specs, progress)
         if args.keep_snapshot:
             shutil.copyfile(manifest.path, out / "snapshot.db")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     print(summary_table(results))
     print(f"results: {out / 'results.json'}")
     regressed, lines = _report(results, out, args.baseline)
@@ -249,9 +236,10 @@ def _replay(
             keep_dir=out,
             on_reference=described,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (harness.workdir)
         partial = results_of(done, "interrupted")
         partial["verdict"]["identical"] = False  # an unfinished validation proves nothing
+        partial["verdict"]["interrupted"] = signal_name(exc)
         write_results(partial, out / "results.json")
         raise
     results = results_of(runs, reference)

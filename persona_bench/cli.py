@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 
 from persona_bench import __version__
-from persona_bench.errors import UserError
+from persona_bench.errors import EXIT_INTERRUPTED, Interrupted, UserError
 
 # subcommand -> module; imported when the parser is built (modules import heavy things lazily)
 COMMANDS: dict[str, str] = {
@@ -52,9 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"persona-bench {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Interrupted as exc:  # validate turns SIGTERM (and SIGINT) into this
+        name = signal.Signals(exc.signum).name
+        print(f"persona-bench {args.command}: interrupted ({name})", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print(f"persona-bench {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,6 +5,9 @@
      ├── classifier.DatabaseError    the database is missing, not SQLite, lacks a table or column
      └── harness.HarnessError        snapshot, replay or report input is unusable
 
+    KeyboardInterrupt
+     └── Interrupted           SIGINT or SIGTERM turned into an exception (validate), exit 128 + N
+
 Anything else that escapes ``main`` is a bug and keeps its traceback.
 """
 
@@ -13,9 +16,24 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_MISMATCH = 1  # validate: outputs differ; compare: a regression
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2, as a shell reports it
+EXIT_TERMINATED = 143  # SIGTERM (kill, systemd, timeout): 128 + 15
 
 
 class UserError(Exception):
     """An error in what the user gave us, reported as one line and exit code 2."""
 
     exit_code = EXIT_BAD_INPUT
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal asking us to stop, raised where the main thread is, so cleanup code runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number, as a shell reports a process killed by it."""
+        return 128 + self.signum

@@ -135,14 +135,18 @@ def _summary(stdout: str) -> dict[str, Any] | None:
 def _fresh_copy(snapshot: Path, dest: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
-    shutil.copyfile(snapshot, dest)  # the snapshot is a closed, frozen single file
-    # Flush the copy now: otherwise the kernel writes back ~1 GB of dirty pages during the
-    # measured run, on the same two cores, and slows the parallel runs most.
-    fd = os.open(dest, os.O_RDONLY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        shutil.copyfile(snapshot, dest)  # the snapshot is a closed, frozen single file
+        # Flush the copy now: otherwise the kernel writes back ~1 GB of dirty pages during the
+        # measured run, on the same two cores, and slows the parallel runs most.
+        fd = os.open(dest, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:  # a full disk: give the space back, say it in one line
+        dest.unlink(missing_ok=True)
+        raise HarnessError(f"cannot copy the snapshot to {dest}: {exc.strerror or exc}") from None
 
 
 def _move_db(src: Path, dest: Path) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.analysis import ResultsError, analyse
 from harness.document import render_markdown
+from harness.files import write_text
 from harness.plots import render_plots
 
 HELP = "Re-render report.md and its plots from a validate results.json."
@@ -60,7 +61,10 @@ def render_report(results: Mapping[str, Any], out_dir: Path, comparison: str | N
     saved = out_dir / "results.json"
     if not saved.exists():
         _write(saved, json.dumps(results, indent=2, sort_keys=False) + "\n")
-    plots = render_plots(a, out_dir)
+    try:
+        plots = render_plots(a, out_dir)
+    except OSError as exc:  # a full disk: render_plots removed the half-written plot
+        raise ResultsError(f"cannot write the plots in {out_dir}: {exc.strerror or exc}") from None
     if comparison is not None:
         _write(out_dir / "comparison.md", comparison)
     path = out_dir / "report.md"
@@ -70,12 +74,7 @@ def render_report(results: Mapping[str, Any], out_dir: Path, comparison: str | N
 
 def _write(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise ResultsError(f"cannot write {path}: {exc.strerror}") from None
+    write_text(path, text, ResultsError)
 
 
 # ---- subcommand ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 import psutil
 
 from harness import HarnessError
+from harness.files import write_text
 from persona_bench import __version__
 
 SCHEMA_VERSION = 1
@@ -127,14 +128,8 @@ def build_results(
 
 
 def write_results(results: Mapping[str, Any], path: Path) -> Path:
-    """Write ``results`` atomically (a reader never sees half a file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise HarnessError(f"cannot write {path}: {exc.strerror}") from None
-    return path
+    """Write ``results`` atomically (a reader never sees half a file, a full disk leaves none)."""
+    return write_text(path, json.dumps(results, indent=2) + "\n")
 
 
 def read_results(path: Path) -> dict[str, Any]:

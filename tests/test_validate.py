@@ -17,6 +17,7 @@ import pytest
 from harness_support import NOW, make_db, toy_template
 
 from persona_bench.cli import main
+from tests.helpers import bulk_db
 
 IGNORE = ["--ignore-column", "job_status.duration_ms"]
 
@@ -296,6 +297,7 @@ def test_now_comes_from_the_fixture_meta_table(source: Path, tmp_path: Path) -> 
         ["--config", "/no/such/config.toml"],
         ["--profile", "prod"],  # together with --db
         ["--baseline", "/no/such/results.json"],
+        ["--backend", "gpu"],  # the reference classifier has process and thread workers only
     ],
 )
 def test_bad_input_exits_2_without_running(
@@ -312,6 +314,35 @@ def test_bad_input_exits_2_without_running(
     assert "error:" in err
     assert "Traceback" not in err
     assert not (out / "results.json").exists()
+
+
+def test_one_table_of_the_reference_classifier_can_be_compared_alone(tmp_path: Path) -> None:
+    """--table narrows the default ignore list too: no message about another table."""
+    # bulk_db's wallets reach Stage 2, so exclusions are written
+    source, out = bulk_db(tmp_path / "bulk.db", wallets=120), tmp_path / "out"
+    code = main(
+        [
+            *("validate", "--db", str(source), "--table", "wallet_exclusions", "--tasks", "2"),
+            *("--repeat", "1", "--now", str(NOW), "--out", str(out)),
+        ]
+    )
+    results = json.loads((out / "results.json").read_text())
+    assert code == 0, results["verdict"]
+    assert results["settings"]["tables"] == ["wallet_exclusions"]
+    assert results["settings"]["ignore_columns"] == []
+
+
+def test_an_ignored_column_of_a_table_not_compared_names_that_table(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Asked for explicitly, the column's own table is the one named."""
+    argv = ["validate", "--db", str(source), "--table", "wallet_personas"]
+    assert main([*argv, "--ignore-column", "job_status.duration_ms"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "persona-bench validate: error: ignored column 'job_status.duration_ms': table "
+        "'job_status' is not compared (compared: wallet_personas)"
+    )
 
 
 def test_a_missing_source_is_refused_and_not_created(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ from typing import Any
 
 from harness import HarnessError
 from harness.compare import OUTPUT_TABLES
+from harness.results import Run
 
 CHUNK_PAGES = 256  # pages compared per read (1 MiB at 4 KiB pages)
 SEQUENCE = "sqlite_sequence"
@@ -329,9 +330,9 @@ def check(ref: Reference, copy: Path) -> Check:
     )
 
 
-def summarize(ref: Reference, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def summarize(ref: Reference, runs: Sequence[Run]) -> dict[str, Any]:
     """The ``input_check`` part of results.json: method, tables, cost, runs that changed inputs."""
-    costs = [float(r["inputs_check_s"]) for r in runs if r.get("inputs_check_s") is not None]
+    costs = [r.inputs_check_s for r in runs if r.inputs_check_s is not None]
     return {
         "method": ref.method,
         "tables": list(ref.tables),
@@ -339,7 +340,7 @@ def summarize(ref: Reference, runs: Sequence[Mapping[str, Any]]) -> dict[str, An
         "runs_checked": len(costs),
         "per_run_median_s": round(statistics.median(costs), 6) if costs else None,
         "total_s": round(ref.seconds + sum(costs), 6),
-        "changed_runs": sum(1 for r in runs if r.get("inputs_changed")),
+        "changed_runs": sum(1 for r in runs if r.inputs_changed),
     }
 
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import HarnessError
-from harness.files import write_text
+from harness.atomic import write_text
 from persona_bench.argtypes import seconds
 from persona_bench.errors import disk_full
 from persona_bench.sqlitefile import check_sqlite_file as check_file

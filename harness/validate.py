@@ -4,8 +4,9 @@ Steps: (1) the source (``--db``, or a ``--profile`` fixture, ``prod`` by default
 cached under ``fixtures/cache/``) is snapshotted read-only into a verified copy; (2) the runs of the
 plan (``harness.replay``) each get a fresh copy of it and one fixed ``now``; (3) each is measured
 from outside and its output tables compared with the reference run's; (4) ``results.json`` is
-written to the output folder (always, before any non-zero exit), then ``report.md`` when
-``harness.report`` is available, and a baseline comparison with ``--baseline``.
+written to the output folder (always, before any non-zero exit), then one analysis of it
+(``harness.analysis``) is shown on the console, written as ``report.md`` and, with
+``--baseline``, compared with the baseline's.
 
 Exit codes: 0 every run completed and is identical; 1 a mismatch, a failed run (one that changed
 an input table included) or (with ``--baseline``) a regression; 2 bad input (a folder in use by
@@ -20,13 +21,14 @@ import importlib.util
 import shutil
 import sqlite3
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from harness import HarnessError, inputs
+from harness.analysis import Analysis, analyse
 from harness.console import Progress, summary_table
-from harness.replay import Replay, parse_template, plan, replay_all
-from harness.results import build_results, read_results, write_results
+from harness.replay import Replay, RunSpec, parse_template, plan, replay_all
+from harness.results import Results, Run, build_results, read_results, write_results
 from harness.settings import ValidateSettings, from_args, table_column, task_list
 from harness.snapshot import DEFAULT_BUSY_TIMEOUT_S, Manifest, take_snapshot
 from harness.workdir import claimed, default_out, signal_name, stop_signals_interrupt
@@ -122,22 +124,18 @@ def _check_ignored(settings: ValidateSettings, snapshot: Path) -> None:
         conn.close()
 
 
-def _report(results: dict[str, Any], out: Path, baseline: Path | None) -> tuple[bool, list[str]]:
-    """Render report.md and the baseline comparison when those modules exist; (regressed, lines)."""
-    lines, regressed, comparison = [], False, None
+def _report(a: Analysis, out: Path, baseline: Results | None) -> tuple[bool, list[str]]:
+    """Render report.md and the baseline comparison of ``a``; (regressed, lines to print)."""
+    from harness.baseline import compare_results, render_comparison
+    from harness.report import render_report
+
+    lines: list[str] = []
+    comparison = None
     if baseline is not None:
-        if importlib.util.find_spec("harness.baseline") is None:
-            raise HarnessError("--baseline needs harness.baseline, which is not installed")
-        from harness.baseline import compare_results
-
-        comparison, regressed = compare_results(read_results(baseline), results)
-        (out / "comparison.md").write_text(comparison, encoding="utf-8")
-        lines += ["", comparison.rstrip()]
-    if importlib.util.find_spec("harness.report") is not None:
-        from harness.report import render_report
-
-        lines.append(f"report: {render_report(results, out, comparison)}")
-    return regressed, lines
+        comparison = compare_results(baseline, a)
+        lines += ["", render_comparison(comparison).rstrip()]
+    lines.append(f"report: {render_report(a, out, comparison)}")
+    return comparison is not None and comparison.regressed, lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,8 +146,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     settings = from_args(args)
-    if args.baseline is not None:
-        read_results(args.baseline)  # refuse a bad baseline before spending minutes on runs
+    # a bad baseline is refused before minutes of runs are spent
+    baseline = read_results(args.baseline) if args.baseline is not None else None
     started_at = int(time.time())
     specs = plan(settings.tasks, settings.repeat)
     progress = Progress(total=len(specs), rounds=settings.repeat)
@@ -167,12 +165,13 @@ def _validate(args: argparse.Namespace) -> int:
         results = _replay(settings, manifest, now, name, out, work, specs, progress)
         if args.keep_snapshot:
             shutil.copyfile(manifest.path, out / "snapshot.db")
-    print(summary_table(results))
+    analysis = analyse(results)  # one analysis: the console, the report and the gate show it
+    print(summary_table(analysis))
     print(f"results: {out / 'results.json'}")
-    regressed, lines = _report(results, out, args.baseline)
+    regressed, lines = _report(analysis, out, baseline)
     for line in lines:
         print(line)
-    return 0 if results["verdict"]["identical"] and not regressed else 1
+    return 0 if results.verdict.identical and not regressed else 1
 
 
 def _replay(
@@ -182,9 +181,9 @@ def _replay(
     name: str,
     out: Path,
     work: Path,
-    specs: list[Any],
+    specs: list[RunSpec],
     progress: Progress,
-) -> dict[str, Any]:
+) -> Results:
     """Run the plan; results.json is written even when interrupted."""
     replay = Replay(
         serial_cmd=parse_template(settings.serial_cmd, "serial command"),
@@ -196,7 +195,7 @@ def _replay(
         ignore_columns=settings.ignore_columns,
         run_timeout_s=settings.run_timeout_s,
     )
-    done: list[dict[str, Any]] = []
+    done: list[Run] = []
     snapshot = manifest.to_dict()
     snapshot.pop("path")  # a temporary file, gone after the validation
 
@@ -209,11 +208,11 @@ def _replay(
             "(a run that changes any of them fails)"
         )
 
-    def finished(i: int, spec: Any, record: dict[str, Any]) -> None:
-        done.append(record)
-        progress.done(i, spec, record)
+    def finished(i: int, spec: RunSpec, run: Run) -> None:
+        done.append(run)
+        progress.done(i, spec, run)
 
-    def results_of(runs: list[dict[str, Any]], reference: str) -> dict[str, Any]:
+    def results_of(runs: list[Run], reference: str) -> Results:
         results = build_results(
             name=name,
             settings={**settings.to_dict(), "now": now},
@@ -221,9 +220,9 @@ def _replay(
             runs=runs,
             reference=reference,
         )
-        if input_ref:
-            results["input_check"] = inputs.summarize(input_ref[0], runs)
-        return results
+        if not input_ref:
+            return results
+        return replace(results, input_check=inputs.summarize(input_ref[0], runs))
 
     try:
         runs, reference = replay_all(
@@ -237,9 +236,8 @@ def _replay(
             on_reference=described,
         )
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (harness.workdir)
-        partial = results_of(done, "interrupted")
-        partial["verdict"]["identical"] = False  # an unfinished validation proves nothing
-        partial["verdict"]["interrupted"] = signal_name(exc)
+        # an unfinished validation proves nothing: red, and says which signal stopped it
+        partial = results_of(done, "interrupted").interrupted(signal_name(exc))
         write_results(partial, out / "results.json")
         raise
     results = results_of(runs, reference)

@@ -7,14 +7,16 @@ validation never looks hung) and a final line stays for each run; when stderr is
 
 from __future__ import annotations
 
-import statistics
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, TextIO
 
+from harness.analysis import Analysis, ConfigStats
+from harness.inputs import describe
 from harness.replay import RunSpec
+from harness.results import Run
 
 TICK_S = 0.2
 STDERR_LINES_LIVE = 3  # under a failed run's progress line
@@ -25,13 +27,13 @@ def _mib(value: float | None) -> str:
     return "-" if not value else f"{value / 2**20:.0f} MiB"
 
 
-def outcome(record: Mapping[str, Any]) -> str:
+def outcome(run: Run) -> str:
     """One word or phrase for a finished run."""
-    if record.get("failed"):
-        return f"FAILED ({record.get('failure')})"
-    if record.get("identical") is False:
-        return "MISMATCH (" + ", ".join(record.get("diff") or {}) + ")"
-    if record.get("identical") is None:
+    if run.failed:
+        return f"FAILED ({run.failure})"
+    if run.identical is False:
+        return "MISMATCH (" + ", ".join(run.diff or {}) + ")"
+    if run.identical is None:
         return "not compared"
     return "identical"
 
@@ -75,20 +77,20 @@ class Progress:
             self._thread = threading.Thread(target=self._tick, daemon=True)
             self._thread.start()
 
-    def done(self, index: int, spec: RunSpec, record: Mapping[str, Any]) -> None:
+    def done(self, index: int, spec: RunSpec, run: Run) -> None:
         """A run ended: its final line."""
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
             self._thread = None
         self._line(
-            f"{self._head} {record.get('wall_s', 0.0):.1f} s wall, "
-            f"{record.get('cpu_s', 0.0):.1f} s CPU, {_mib(record.get('peak_pss_bytes'))} "
-            f"peak PSS: {outcome(record)}",
+            f"{self._head} {run.wall_s or 0.0:.1f} s wall, "
+            f"{run.cpu_s or 0.0:.1f} s CPU, {_mib(run.peak_pss_bytes)} "
+            f"peak PSS: {outcome(run)}",
             final=True,
         )
-        if record.get("failed"):
-            for line in failure_lines(record, STDERR_LINES_LIVE):
+        if run.failed:
+            for line in failure_lines(run, STDERR_LINES_LIVE):
                 self._line(f"    {line}", final=True)
 
     def note(self, text: str) -> None:
@@ -96,13 +98,13 @@ class Progress:
         self._line(text, final=True)
 
 
-def failure_lines(record: Mapping[str, Any], lines: int) -> list[str]:
+def failure_lines(run: Run, lines: int) -> list[str]:
     """A failed run for the console: exit status, timeout, and the last ``lines`` of stderr."""
     out = []
-    if record.get("timed_out"):
-        out.append(f"timed out after {float(record.get('wall_s') or 0):.1f} s, killed")
-    out.append(f"exit status {record.get('exit_code')}")
-    tail = str(record.get("stderr_tail") or "").rstrip().splitlines()
+    if run.timed_out:
+        out.append(f"timed out after {run.wall_s or 0.0:.1f} s, killed")
+    out.append(f"exit status {run.exit_code}")
+    tail = run.stderr_tail.rstrip().splitlines()
     if tail:
         shown = tail[-lines:]
         out.append(f"stderr (last {len(shown)} of {len(tail)} lines kept):")
@@ -110,34 +112,6 @@ def failure_lines(record: Mapping[str, Any], lines: int) -> list[str]:
     else:
         out.append("stderr: (empty)")
     return out
-
-
-def _configs(runs: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
-    """Runs by configuration: serial first, then task counts ascending."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-
-    def order(r: Mapping[str, Any]) -> tuple[int, int, int]:
-        return (r.get("role") == "candidate", r.get("tasks", 0), r.get("round", 0))
-
-    for run in sorted(runs, key=order):
-        control_serial = run.get("mode") == "serial" and run.get("role", "control") == "control"
-        key = "serial" if control_serial else str(run.get("label"))
-        groups.setdefault(key, []).append(run)
-    return groups
-
-
-def aa_noise(runs: Sequence[Mapping[str, Any]]) -> float | None:
-    """The largest relative gap between the two serial runs of a round (the A/A noise floor)."""
-    gaps = []
-    by_round: dict[Any, list[float]] = {}
-    for r in runs:
-        control = r.get("role", "control") == "control"  # a candidate's serial path is not A/A
-        if r.get("mode") == "serial" and control and not r.get("failed"):
-            by_round.setdefault(r.get("round"), []).append(float(r["wall_s"]))
-    for walls in by_round.values():
-        if len(walls) == 2 and sum(walls) > 0:
-            gaps.append(abs(walls[0] - walls[1]) / (sum(walls) / 2))
-    return max(gaps) if gaps else None
 
 
 def _example_lines(diff: Mapping[str, Any]) -> list[str]:
@@ -157,56 +131,62 @@ def _example_lines(diff: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def summary_table(results: Mapping[str, Any]) -> str:
-    """The console summary: one row per configuration, then the verdict."""
-    runs = results["runs"]
-    groups = _configs(runs)
-    serial_ok = [float(r["wall_s"]) for r in groups.get("serial", []) if not r.get("failed")]
-    serial_median = statistics.median(serial_ok) if serial_ok else None
+def _row(c: ConfigStats, serial: ConfigStats) -> tuple[str, ...]:
+    wall = c.wall
+    if c is not serial and c.speedup is not None:  # a candidate's serial path has one too
+        speed = f"{c.speedup:.2f}x"
+    elif c is serial and wall is not None:
+        speed = "1.00x"
+    else:
+        speed = "-"
+    return (
+        c.label,
+        f"{len(c.ok_runs)}/{len(c.runs)}",
+        f"{wall.median:.2f} s ({wall.low:.2f}-{wall.high:.2f})" if wall else "-",
+        speed,
+        f"{c.cpu.median:.2f} s" if c.cpu else "-",
+        _mib(c.pss.median) if c.pss else "-",
+        f"{sum(r.identical is True for r in c.runs)}/{len(c.runs)}",
+    )
+
+
+def summary_table(a: Analysis) -> str:
+    """The console summary of an analysis: one row per configuration, then the verdict."""
+    results = a.results
+    runs = results.runs
     header = ("configuration", "ok", "wall median (min-max)", "speed-up", "CPU", "peak PSS", "same")
-    rows = [header]
-    for label, group in groups.items():
-        ok = [r for r in group if not r.get("failed")]
-        walls = [float(r["wall_s"]) for r in ok]
-        median = statistics.median(walls) if walls else None
-        rows.append(
-            (
-                label,
-                f"{len(ok)}/{len(group)}",
-                f"{median:.2f} s ({min(walls):.2f}-{max(walls):.2f})" if median else "-",
-                f"{serial_median / median:.2f}x" if median and serial_median else "-",
-                f"{statistics.median(float(r['cpu_s']) for r in ok):.2f} s" if ok else "-",
-                _mib(statistics.median(r["peak_pss_bytes"] for r in ok)) if ok else "-",
-                f"{sum(r.get('identical') is True for r in group)}/{len(group)}",
-            )
-        )
+    rows = [header] + [_row(c, a.serial) for c in (a.serial, *a.parallel)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    verdict = results["verdict"]
-    noise = aa_noise(runs)
-    settings = results["settings"]
-    ignored = ", ".join(settings["ignore_columns"]) or "none"
+    verdict = results.verdict
+    settings = results.settings
+    noise = a.noise
+    ignored = ", ".join(settings.get("ignore_columns") or []) or "none"
     if settings.get("ignore_source"):
         ignored += f" ({settings['ignore_source']})"
     lines += [""]
-    if settings.get("roles"):
+    if settings.get("roles"):  # control vs candidate, or the one target: said once, here
         lines.append(str(settings["roles"]))
     lines += [
-        f"A/A noise (serial vs serial, worst round): {noise:.1%}"
-        if noise is not None
-        else "A/A noise: n/a",
-        f"compared: {', '.join(settings['tables'])}; ignored columns: {ignored}",
-        f"reference: {verdict['reference']}",
+        f"A/A noise (serial vs serial, median over {len(noise.per_round)} rounds of "
+        f"|a - b| / min(a, b)): {noise.rel:.1%}"
+        if noise.rel is not None
+        else "A/A noise: n/a (no complete serial pair)",
+        f"recommendation: {a.recommendation.headline}",
+        f"compared: {', '.join(settings.get('tables') or [])}; ignored columns: {ignored}",
+        f"reference: {verdict.reference}",
     ]
-    if verdict["identical"]:
+    if results.input_check:
+        lines.insert(-1, describe(results.input_check))
+    if verdict.identical:
         lines.append(f"VERDICT: identical ({len(runs)} runs)")
     else:
         lines.append(
-            f"VERDICT: NOT identical: {verdict['mismatched_runs']} mismatched, "
-            f"{verdict['failed_runs']} failed of {len(runs)} runs"
+            f"VERDICT: NOT identical: {verdict.mismatched_runs} mismatched, "
+            f"{verdict.failed_runs} failed of {len(runs)} runs"
         )
-        for m in verdict["mismatches"][:5]:
+        for m in verdict.mismatches[:5]:
             for table, d in m["tables"].items():
                 lines.append(
                     f"  round {m['round']} {m['label']}: {table}: {d.get('differ', 0)} differ, "
@@ -214,23 +194,18 @@ def summary_table(results: Mapping[str, Any]) -> str:
                     + (f" ({d['note']})" if d.get("note") else "")
                 )
                 lines += [f"    {line}" for line in _example_lines(d)]
-        if verdict.get("time_columns_only"):
+        if verdict.time_columns_only:
             lines += [
-                "  only timestamp/duration columns differ: "
-                + ", ".join(verdict["time_columns_only"]),
+                "  only timestamp/duration columns differ: " + ", ".join(verdict.time_columns_only),
                 "  the job writes another clock than the run's {now}: give it {now} (best), or, "
-                "knowingly, rerun with " + str(verdict["ignore_hint"]),
+                f"knowingly, rerun with {verdict.ignore_hint}",
             ]
         for r in runs:
-            if r.get("failed"):
-                who = (
-                    f"{r['target']} "
-                    if r.get("role") == "control" and settings.get("candidate")
-                    else ""
-                )
-                lines.append(f"  round {r['round']} {who}{r['label']}: FAILED: {r.get('failure')}")
+            if r.failed:
+                who = f"{r.target} " if r.role == "control" and settings.get("candidate") else ""
+                lines.append(f"  round {r.round} {who}{r.label}: FAILED: {r.failure}")
                 lines += [f"    {line}" for line in failure_lines(r, STDERR_LINES_SUMMARY)]
     return "\n".join(lines)
 
 
-__all__ = ["Progress", "aa_noise", "failure_lines", "outcome", "summary_table"]
+__all__ = ["Progress", "failure_lines", "outcome", "summary_table"]

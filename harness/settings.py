@@ -41,6 +41,7 @@ from harness.targets import (
 DEFAULT_TASKS = (4, 8, 12, 16)
 DEFAULT_REPEAT = 3
 DEFAULT_BACKEND = "process"
+REFERENCE_BACKENDS = ("process", "thread")  # what our classifier's --backend accepts
 DEFAULT_TIMEOUT_S = 1800.0
 # SPEC 2.8: the one wall-clock value of this job (any build of it writes its own run's duration)
 JOB_WALL_CLOCK_COLUMNS = ("job_status.duration_ms",)
@@ -82,6 +83,12 @@ class ValidateSettings:
             raise HarnessError(f"run timeout must be > 0 seconds (got {self.run_timeout_s})")
         if not self.tables:
             raise HarnessError("no tables to compare")
+        if any(t.builtin for t in self.targets) and self.backend not in REFERENCE_BACKENDS:
+            # refused now, not after the snapshot and a serial run that all fail the same way
+            raise HarnessError(
+                f"backend must be one of {', '.join(REFERENCE_BACKENDS)} for the reference "
+                f"classifier (got {self.backend!r})"
+            )
         for item in self.ignore_columns:
             table, dot, column = item.partition(".")
             if not (dot and table and column):
@@ -207,14 +214,15 @@ def from_args(args: argparse.Namespace) -> ValidateSettings:
             raise HarnessError(f"config {args.config} does not exist or is not a file")
         config = args.config.resolve()
     roles = _roles(args, file, named, config is not None)
-    ignore, source = _ignored(args, file)
+    tables = tuple(_pick(args.table, file.get("tables"), OUTPUT_TABLES))
+    ignore, source = _ignored(args, file, tables)
     return ValidateSettings(
         roles=roles,
         tasks=tuple(_pick(args.tasks, file.get("tasks"), DEFAULT_TASKS)),
         repeat=_pick(args.repeat, file.get("repeat"), DEFAULT_REPEAT),
         backend=_pick(args.backend, file.get("backend"), DEFAULT_BACKEND),
         config=config,
-        tables=tuple(_pick(args.table, file.get("tables"), OUTPUT_TABLES)),
+        tables=tables,
         ignore_columns=tuple(dict.fromkeys(ignore)),
         ignore_source=source,
         run_timeout_s=float(_pick(args.run_timeout, file.get("run_timeout"), DEFAULT_TIMEOUT_S)),
@@ -251,7 +259,9 @@ def _roles(
     )
 
 
-def _ignored(args: argparse.Namespace, file: dict[str, Any]) -> tuple[list[str], str]:
+def _ignored(
+    args: argparse.Namespace, file: dict[str, Any], tables: tuple[str, ...]
+) -> tuple[list[str], str]:
     """(ignored columns, where that list came from): never an unexplained list."""
     if args.no_ignore:
         if args.ignore_column:
@@ -261,7 +271,9 @@ def _ignored(args: argparse.Namespace, file: dict[str, Any]) -> tuple[list[str],
         return list(args.ignore_column), "--ignore-column"
     if "ignore_columns" in file:
         return list(file["ignore_columns"]), "ignore_columns of the harness config"
-    return list(JOB_WALL_CLOCK_COLUMNS), "default: SPEC 2.8's wall-clock column of this job"
+    # the default list, for the tables compared (``--table`` may narrow them)
+    default = [c for c in JOB_WALL_CLOCK_COLUMNS if c.partition(".")[0] in tables]
+    return default, "default: SPEC 2.8's wall-clock column of this job"
 
 
 def _pick(*values: Any) -> Any:

@@ -121,6 +121,7 @@ def _row(c: ConfigStats, serial: ConfigStats) -> tuple[str, ...]:
         f"{c.cpu.median:.2f} s" if c.cpu else "-",
         _mib(c.pss.median) if c.pss else "-",
         f"{sum(r.identical is True for r in c.runs)}/{len(c.runs)}",
+        c.claim.text() if c.claim is not None else "-",
     )
 
 
@@ -128,7 +129,16 @@ def summary_table(a: Analysis) -> str:
     """The console summary of an analysis: one row per configuration, then the verdict."""
     results = a.results
     runs = results.runs
-    header = ("configuration", "ok", "wall median (min-max)", "speed-up", "CPU", "peak PSS", "same")
+    header = (
+        "configuration",
+        "ok",
+        "wall median (min-max)",
+        "speed-up",
+        "CPU",
+        "peak PSS",
+        "same",
+        "beyond the noise?",
+    )
     rows = [header] + [_row(c, a.serial) for c in (a.serial, *a.parallel)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
@@ -142,6 +152,8 @@ def summary_table(a: Analysis) -> str:
         f"|a - b| / min(a, b)): {noise.rel:.1%}"
         if noise.rel is not None
         else "A/A noise: n/a (no complete serial pair)",
+        f"claims: {a.method} (p <= {a.alpha:g} needs >= "
+        + f"{next((c.claim.needed for c in a.parallel if c.claim), 5)} rounds)",
         f"recommendation: {a.recommendation.headline}",
         f"compared: {', '.join(settings.get('tables') or [])}; ignored columns: "
         + (", ".join(settings.get("ignore_columns") or []) or "none"),

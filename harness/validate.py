@@ -44,9 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--profile", help=f"a fixture profile (default: {DEFAULT_PROFILE})")
     parser.add_argument("--config", type=Path, help="the job's TOML config, passed as {config}")
     parser.add_argument("--tasks", type=task_list, help="task counts to try (default 4,8,12,16)")
-    parser.add_argument(
-        "--repeat", type=integer(1), help="rounds (default 5: a claim needs 5)"
-    )
+    parser.add_argument("--repeat", type=integer(1), help="rounds (default 5: a claim needs 5)")
     parser.add_argument("--backend", help="parallel backend, passed as {backend} (default process)")
     parser.add_argument("--out", type=Path, help="output folder (default reports/DATE-NAME/)")
     parser.add_argument("--serial-cmd", metavar="TEMPLATE", help="command of a serial run")

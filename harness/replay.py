@@ -20,6 +20,7 @@ import shlex
 import shutil
 import string
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -132,10 +133,13 @@ def _summary(stdout: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _fresh_copy(snapshot: Path, dest: Path) -> None:
+def _fresh_copy(snapshot: Path, dest: Path) -> tuple[float, float]:
+    """Copy the snapshot to ``dest`` and flush it; (copy seconds, fsync seconds)."""
+    started = time.perf_counter()
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
     shutil.copyfile(snapshot, dest)  # the snapshot is a closed, frozen single file
+    copied = time.perf_counter()
     # Flush the copy now: otherwise the kernel writes back ~1 GB of dirty pages during the
     # measured run, on the same two cores, and slows the parallel runs most.
     fd = os.open(dest, os.O_RDONLY)
@@ -143,6 +147,7 @@ def _fresh_copy(snapshot: Path, dest: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    return copied - started, time.perf_counter() - copied
 
 
 def _move_db(src: Path, dest: Path) -> None:
@@ -172,7 +177,7 @@ def run_one(
 ) -> tuple[Run, dict[str, TableData] | None]:
     """Run ``spec`` on a fresh copy; the run and its tables (None when it failed)."""
     copy = workdir / "run.db"
-    _fresh_copy(snapshot, copy)
+    copy_s, fsync_s = _fresh_copy(snapshot, copy)
     values = {
         "db": str(copy),
         "tasks": str(spec.tasks),
@@ -186,12 +191,16 @@ def run_one(
     tables: dict[str, TableData] | None = None
     unchanged = False
     read_error = None
+    read_s = compare_s = 0.0
     if m.exit_code == 0 and not m.timed_out:
+        started = time.perf_counter()
         try:
             tables = read_tables(copy, replay.tables, replay.ignore_columns)
-            unchanged = not compare_tables(dict(before), tables, examples=0)
+            read_s = time.perf_counter() - started
+            unchanged = same_tables(before, tables)
         except HarnessError as exc:  # the job left a database we cannot read: its failure
             read_error = str(exc)
+        compare_s = time.perf_counter() - started - read_s
     failure = read_error or _failure(m, unchanged)
     run = Run(
         round=spec.round,
@@ -209,11 +218,22 @@ def run_one(
         cpu_user_s=m.cpu_user_s,
         cpu_system_s=m.cpu_system_s,
         cpu_s=m.cpu_s,
+        cpu_source=m.cpu_source,
+        cpu_rusage_s=m.cpu_rusage_s,
+        cpu_proc_s=m.cpu_proc_s,
         peak_pss_bytes=m.peak_pss_bytes,
         peak_uss_bytes=m.peak_uss_bytes,
         peak_rss_max_bytes=m.peak_rss_max_bytes,
         samples=m.samples,
         memory_source=m.memory_source,
+        sampler=m.sampler,
+        overhead={
+            "copy_s": round(copy_s, 6),
+            "fsync_s": round(fsync_s, 6),
+            "read_s": round(read_s, 6),
+            "compare_s": round(compare_s, 6),
+            "sampler_cpu_s": m.sampler.get("cpu_s", 0.0),
+        },
         summary=_summary(m.stdout),
     )
     return run, (None if failure else tables)
@@ -244,6 +264,7 @@ def replay_all(
     kept_mismatch = False
     for i, spec in enumerate(specs):
         on_start(i, spec)
+        started = time.perf_counter()
         record, tables = run_one(spec, replay, snapshot, before, workdir)
         if i == 0 and record.exit_code == EXIT_BAD_INPUT and not record.timed_out:
             # the job refused its input (config, schema): that is the operator's bad input,
@@ -267,6 +288,10 @@ def replay_all(
             record = _judge(record, tables, reference)
         if record.failed:
             record = replace(record, identical=False)
+        # everything the harness did for this run outside its measured wall
+        overhead = dict(record.overhead or {})
+        overhead["total_s"] = round(time.perf_counter() - started - (record.wall_s or 0.0), 6)
+        record = replace(record, overhead=overhead)
         records.append(record)
         if record.identical is False and not record.failed and keep_dir and not kept_mismatch:
             kept_mismatch = True
@@ -279,10 +304,26 @@ def replay_all(
 
 
 def _judge(run: Run, tables: Mapping[str, TableData], reference: Mapping[str, TableData]) -> Run:
-    """``run`` with its comparison against the reference's tables."""
-    diffs = compare_tables(dict(reference), dict(tables))
+    """``run`` with its comparison against the reference's tables (its time in the overhead)."""
+    started = time.perf_counter()
+    diffs = {} if same_tables(reference, tables) else compare_tables(dict(reference), dict(tables))
+    overhead = dict(run.overhead or {})
+    overhead["compare_s"] = round(overhead.get("compare_s", 0.0) + time.perf_counter() - started, 6)
     return replace(
-        run, identical=not diffs, diff={t: d.to_dict() for t, d in diffs.items()} or None
+        run,
+        identical=not diffs,
+        diff={t: d.to_dict() for t, d in diffs.items()} or None,
+        overhead=overhead,
+    )
+
+
+def same_tables(expected: Mapping[str, TableData], got: Mapping[str, TableData]) -> bool:
+    """Whether every table is identical: a C-speed equality of the rows, before any diff."""
+    return expected.keys() == got.keys() and all(
+        expected[t].exists == got[t].exists
+        and expected[t].columns == got[t].columns
+        and expected[t].rows == got[t].rows
+        for t in expected
     )
 
 

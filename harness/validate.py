@@ -28,7 +28,7 @@ from harness.console import Progress, summary_table
 from harness.replay import Replay, RunSpec, parse_template, plan, replay_all
 from harness.results import Results, Run, build_results, read_results, write_results
 from harness.settings import ValidateSettings, from_args, table_column, task_list
-from harness.snapshot import DEFAULT_BUSY_TIMEOUT_S, Manifest, take_snapshot
+from harness.snapshot import DEFAULT_BUSY_TIMEOUT_S, Manifest, add_check_argument, take_snapshot
 from persona_bench.argtypes import epoch, integer, seconds
 
 HELP = "Snapshot a database, replay serial and parallel runs on copies, prove identical output."
@@ -71,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="how long the snapshot waits for a locked source (default 30)",
     )
+    add_check_argument(parser)
     parser.add_argument(
         "--keep-snapshot", action="store_true", help="keep snapshot.db in the output folder"
     )
@@ -165,10 +166,15 @@ def run(args: argparse.Namespace) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     try:
-        manifest = take_snapshot(source, work / "snapshot.db", busy_timeout_s=args.busy_timeout)
+        manifest = take_snapshot(
+            source, work / "snapshot.db", busy_timeout_s=args.busy_timeout, check=args.check
+        )
+        t = manifest.timings
         progress.note(
-            f"snapshot of {source}: {manifest.size_bytes / 2**20:.1f} MiB, integrity ok, "
-            f"{manifest.duration_s:.1f} s"
+            f"snapshot of {source}: {manifest.size_bytes / 2**20:.1f} MiB, {manifest.check} ok, "
+            f"{manifest.duration_s:.1f} s (backup {t.get('backup_s', 0):.1f} s, check "
+            f"{t.get('check_s', 0):.1f} s, counts {t.get('counts_s', 0):.1f} s, hash "
+            f"{t.get('hash_s', 0):.1f} s)"
         )
         _check_ignored(settings, Path(manifest.path))
         now = args.now if args.now is not None else _meta_now(Path(manifest.path)) or started_at

@@ -151,6 +151,7 @@ class HarnessCost:
     runs: int  # runs that recorded their overhead
     copy_s: float
     fsync_s: float
+    inputs_s: float  # checking that the run left its input tables alone
     read_s: float  # reading the run's output tables
     compare_s: float  # comparing them (with the snapshot's and the reference's)
     total_s: float  # everything outside the measured wall, copy and fsync included
@@ -317,6 +318,7 @@ def harness_cost(results: Results) -> HarnessCost | None:
         runs=len(recorded),
         copy_s=median("copy_s"),
         fsync_s=median("fsync_s"),
+        inputs_s=median("inputs_s"),
         read_s=median("read_s"),
         compare_s=median("compare_s"),
         total_s=median("total_s"),
@@ -549,6 +551,8 @@ def _mismatch_lines(mismatches: Sequence[Any], limit: int = 12) -> tuple[str, ..
 
 
 def _failure(run: Run) -> str:
+    if run.failure:  # the harness's own words (e.g. "changed its input tables: ...")
+        return run.failure
     if run.timed_out:
         return "timed out"
     code = run.exit_code

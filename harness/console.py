@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from harness.analysis import RATIO_GOAL, Analysis, ConfigStats
+from harness.inputs import describe
 from harness.replay import RunSpec
 from harness.results import Run
 
@@ -113,7 +114,7 @@ def cost_lines(a: Analysis) -> list[str]:
     ratio = f"{c.ratio:.2f}x copy+fsync (goal <= {RATIO_GOAL}x)" if c.ratio is not None else "-"
     lines = [
         f"harness per run (median of {c.runs}): copy {c.copy_s:.2f} s, fsync {c.fsync_s:.2f} s, "
-        f"read {c.read_s:.2f} s, compare {c.compare_s:.2f} s; {c.total_s:.2f} s outside the "
+        f"input check {c.inputs_s:.2f} s, read {c.read_s:.2f} s, compare {c.compare_s:.2f} s; {c.total_s:.2f} s outside the "
         f"measured wall = {ratio}",
     ]
     if c.sampler_share is not None:
@@ -191,6 +192,8 @@ def summary_table(a: Analysis) -> str:
         + (", ".join(settings.get("ignore_columns") or []) or "none"),
         f"reference: {verdict.reference}",
     ]
+    if results.input_check:
+        lines.insert(-1, describe(results.input_check))
     if verdict.identical:
         lines.append(f"VERDICT: identical ({len(runs)} runs)")
     else:

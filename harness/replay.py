@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness import HarnessError
+from harness import HarnessError, inputs
 from harness.compare import TableData, compare_tables, read_tables
 from harness.measure import Measurement, run_measured
 from harness.results import Run
@@ -122,6 +122,7 @@ class Replay:
     tables: tuple[str, ...]
     ignore_columns: tuple[str, ...]
     run_timeout_s: float
+    check_inputs: bool = True  # a run that changes any input table fails (harness.inputs)
 
 
 def _summary(stdout: str) -> dict[str, Any] | None:
@@ -138,15 +139,19 @@ def _fresh_copy(snapshot: Path, dest: Path) -> tuple[float, float]:
     started = time.perf_counter()
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
-    shutil.copyfile(snapshot, dest)  # the snapshot is a closed, frozen single file
-    copied = time.perf_counter()
-    # Flush the copy now: otherwise the kernel writes back ~1 GB of dirty pages during the
-    # measured run, on the same two cores, and slows the parallel runs most.
-    fd = os.open(dest, os.O_RDONLY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        shutil.copyfile(snapshot, dest)  # the snapshot is a closed, frozen single file
+        copied = time.perf_counter()
+        # Flush the copy now: otherwise the kernel writes back ~1 GB of dirty pages during the
+        # measured run, on the same two cores, and slows the parallel runs most.
+        fd = os.open(dest, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:  # a full disk: give the space back, say it in one line
+        dest.unlink(missing_ok=True)
+        raise HarnessError(f"cannot copy the snapshot to {dest}: {exc.strerror or exc}") from None
     return copied - started, time.perf_counter() - copied
 
 
@@ -174,8 +179,12 @@ def run_one(
     snapshot: Path,
     before: Mapping[str, TableData],
     workdir: Path,
+    reference: inputs.Reference | None = None,
 ) -> tuple[Run, dict[str, TableData] | None]:
-    """Run ``spec`` on a fresh copy; the run and its tables (None when it failed)."""
+    """Run ``spec`` on a fresh copy; the run and its tables (None when it failed).
+
+    With ``reference`` (the snapshot's input tables), a run that changed any input table fails.
+    """
     copy = workdir / "run.db"
     copy_s, fsync_s = _fresh_copy(snapshot, copy)
     values = {
@@ -192,15 +201,20 @@ def run_one(
     unchanged = False
     read_error = None
     read_s = compare_s = 0.0
+    check: inputs.Check | None = None
     if m.exit_code == 0 and not m.timed_out:
-        started = time.perf_counter()
         try:
+            if reference is not None:  # after the measured window: its cost is not the job's
+                check = inputs.check(reference, copy)
+                read_error = check.failure()
+            reading = time.perf_counter()
             tables = read_tables(copy, replay.tables, replay.ignore_columns)
-            read_s = time.perf_counter() - started
+            comparing = time.perf_counter()
+            read_s = comparing - reading
             unchanged = same_tables(before, tables)
+            compare_s = time.perf_counter() - comparing
         except HarnessError as exc:  # the job left a database we cannot read: its failure
             read_error = str(exc)
-        compare_s = time.perf_counter() - started - read_s
     failure = read_error or _failure(m, unchanged)
     run = Run(
         round=spec.round,
@@ -230,11 +244,14 @@ def run_one(
         overhead={
             "copy_s": round(copy_s, 6),
             "fsync_s": round(fsync_s, 6),
+            "inputs_s": round(check.seconds, 6) if check is not None else 0.0,
             "read_s": round(read_s, 6),
             "compare_s": round(compare_s, 6),
             "sampler_cpu_s": m.sampler.get("cpu_s", 0.0),
         },
         summary=_summary(m.stdout),
+        inputs_changed=check.changed if check is not None else None,
+        inputs_check_s=round(check.seconds, 6) if check is not None else None,
     )
     return run, (None if failure else tables)
 
@@ -248,6 +265,7 @@ def replay_all(
     on_start: Callable[[int, RunSpec], None] = lambda i, s: None,
     on_done: Callable[[int, RunSpec, Run], None] = lambda i, s, r: None,
     keep_dir: Path | None = None,
+    on_reference: Callable[[inputs.Reference], None] | None = None,
 ) -> tuple[list[Run], str]:
     """Run every spec in order, compare each with the reference; (runs, reference label).
 
@@ -257,6 +275,9 @@ def replay_all(
     kept there for inspection.
     """
     before = read_tables(snapshot, replay.tables, replay.ignore_columns)
+    input_ref = inputs.reference(snapshot) if replay.check_inputs else None
+    if on_reference is not None and input_ref is not None:
+        on_reference(input_ref)
     records: list[Run] = []
     pending: list[tuple[int, dict[str, TableData]]] = []  # (index in records, tables)
     reference: dict[str, TableData] | None = None
@@ -265,7 +286,7 @@ def replay_all(
     for i, spec in enumerate(specs):
         on_start(i, spec)
         started = time.perf_counter()
-        record, tables = run_one(spec, replay, snapshot, before, workdir)
+        record, tables = run_one(spec, replay, snapshot, before, workdir, input_ref)
         if i == 0 and record.exit_code == EXIT_BAD_INPUT and not record.timed_out:
             # the job refused its input (config, schema): that is the operator's bad input,
             # said once, not a run to measure 18 times

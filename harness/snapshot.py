@@ -18,6 +18,7 @@ creates it; ``quick_check`` misses corruption that ``integrity_check`` catches.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -30,6 +31,7 @@ from pathlib import Path
 from harness import HarnessError
 from harness.atomic import write_text
 from persona_bench.argtypes import seconds
+from persona_bench.errors import disk_full
 from persona_bench.sqlitefile import check_sqlite_file as check_file
 
 HELP = "Copy a live SQLite database (read-only, online backup) into a verified snapshot."
@@ -105,7 +107,11 @@ def _backup(src: Path, dest: Path, busy_timeout_s: float) -> None:
             raise TimeoutError
 
     source = _connect_ro(src, busy_timeout_s)
-    target = sqlite3.connect(dest, isolation_level=None)
+    try:
+        target = sqlite3.connect(dest, isolation_level=None)
+    except sqlite3.Error as exc:
+        source.close()
+        raise HarnessError(f"cannot write snapshot {dest}: {_sqlite_message(exc)}") from None
     try:
         # a first read surfaces NOTADB/CORRUPT/BUSY (after the busy timeout) with a clear message
         source.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -116,6 +122,8 @@ def _backup(src: Path, dest: Path, busy_timeout_s: float) -> None:
             "try again when its writer is between transactions"
         ) from None
     except sqlite3.OperationalError as exc:
+        if disk_full(exc):  # only the copy is written
+            raise HarnessError(f"cannot write snapshot {dest}: {_sqlite_message(exc)}") from None
         if "locked" in str(exc) or "busy" in str(exc):
             raise HarnessError(
                 f"source database {src} stayed locked for more than {busy_timeout_s:g} s "
@@ -179,6 +187,8 @@ def _verify(
         active, classified = _count_wallets(conn, tables)
         timings["counts_s"] = round(time.monotonic() - started, 6)
     except sqlite3.DatabaseError as exc:
+        if disk_full(exc):  # switching to WAL writes the -wal and -shm files
+            raise HarnessError(f"cannot write snapshot {dest}: {_sqlite_message(exc)}") from None
         raise HarnessError(f"snapshot {dest} is unusable: {_sqlite_message(exc)}") from None
     finally:
         conn.close()  # the last connection: SQLite checkpoints and removes -wal and -shm
@@ -206,12 +216,15 @@ def take_snapshot(
     if check not in CHECKS:
         raise HarnessError(f"check must be one of {', '.join(CHECKS)} (got {check!r})")
     check_sqlite_file(src)
-    if dest.exists():
-        raise HarnessError(f"snapshot destination {dest} already exists")
-    if not dest.parent.is_dir():
-        raise HarnessError(f"snapshot destination folder {dest.parent} does not exist")
-    if dest.resolve() == src.resolve():
-        raise HarnessError("snapshot destination is the source")
+    try:
+        if dest.exists():
+            raise HarnessError(f"snapshot destination {dest} already exists")
+        if not dest.parent.is_dir():
+            raise HarnessError(f"snapshot destination folder {dest.parent} does not exist")
+        if dest.resolve() == src.resolve():
+            raise HarnessError("snapshot destination is the source")
+    except OSError as exc:  # a name too long, a path through a file, ...
+        raise HarnessError(f"cannot write snapshot {dest}: {exc.strerror or exc}") from None
     wal = src.with_name(src.name + "-wal")
     source_size = src.stat().st_size
     source_wal = wal.stat().st_size if wal.exists() else 0
@@ -225,8 +238,7 @@ def take_snapshot(
             dest, CHECKS[check], timings
         )
     except BaseException:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(str(dest) + suffix).unlink(missing_ok=True)
+        _remove(dest)
         raise
     hashing = time.monotonic()
     digest = sha256_file(dest)
@@ -251,6 +263,13 @@ def take_snapshot(
         check=CHECKS[check],
         timings=timings,
     )
+
+
+def _remove(dest: Path) -> None:
+    """Remove a partial copy and its side files; what cannot be removed was never written."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(OSError):  # EROFS even for a missing file on a read-only disk
+            Path(f"{dest}{suffix}").unlink(missing_ok=True)
 
 
 def manifest_path(dest: Path) -> Path:
@@ -289,7 +308,11 @@ def run(args: argparse.Namespace) -> int:
         args.src, args.dest, busy_timeout_s=args.busy_timeout, check=args.check
     )
     text = json.dumps(manifest.to_dict(), indent=2)
-    write_text(manifest_path(args.dest), text + "\n")
+    try:
+        write_text(manifest_path(args.dest), text + "\n")
+    except HarnessError:  # a snapshot without its manifest is not one: take neither
+        _remove(args.dest)
+        raise
     print(text)
     print(
         f"snapshot {args.dest}: {manifest.size_bytes} bytes, integrity ok, "

@@ -114,8 +114,8 @@ def cost_lines(a: Analysis) -> list[str]:
     ratio = f"{c.ratio:.2f}x copy+fsync (goal <= {RATIO_GOAL}x)" if c.ratio is not None else "-"
     lines = [
         f"harness per run (median of {c.runs}): copy {c.copy_s:.2f} s, fsync {c.fsync_s:.2f} s, "
-        f"input check {c.inputs_s:.2f} s, read {c.read_s:.2f} s, compare {c.compare_s:.2f} s; {c.total_s:.2f} s outside the "
-        f"measured wall = {ratio}",
+        f"input check {c.inputs_s:.2f} s, read {c.read_s:.2f} s, compare {c.compare_s:.2f} s; "
+        f"{c.total_s:.2f} s outside the measured wall = {ratio}",
     ]
     if c.sampler_share is not None:
         lines.append(

@@ -16,6 +16,7 @@ import psutil
 import pytest
 from harness_support import NOW, make_db, toy_template
 
+from harness.results import SCHEMA_NAME, SCHEMA_VERSION
 from persona_bench.cli import main
 
 IGNORE = ["--ignore-column", "job_status.duration_ms"]
@@ -62,7 +63,7 @@ def test_a_deterministic_target_is_green(source: Path, tmp_path: Path) -> None:
     """A target writing the same rows every time: exit 0, every run identical, settings recorded."""
     code, results = _validate(source, tmp_path / "out", toy_template(), toy_template(), *IGNORE)
     assert code == 0
-    assert results["schema_version"] == 1 and results["kind"] == "persona-bench.validate"
+    assert results["schema_version"] == SCHEMA_VERSION and results["kind"] == SCHEMA_NAME
     assert [r["label"] for r in results["runs"]] == ["serial-a", "tasks=2", "serial-b"]
     assert all(r["identical"] and not r["failed"] for r in results["runs"])
     assert results["verdict"]["identical"] is True

@@ -373,6 +373,8 @@ def _mismatch_lines(mismatches: Sequence[Any], limit: int = 12) -> tuple[str, ..
 
 
 def _failure(run: Run) -> str:
+    if run.failure:  # the harness's own words (e.g. "changed its input tables: ...")
+        return run.failure
     if run.timed_out:
         return "timed out"
     code = run.exit_code

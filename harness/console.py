@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from harness.analysis import Analysis, ConfigStats
+from harness.inputs import describe
 from harness.replay import RunSpec
 from harness.results import Run
 
@@ -147,6 +148,8 @@ def summary_table(a: Analysis) -> str:
         + (", ".join(settings.get("ignore_columns") or []) or "none"),
         f"reference: {verdict.reference}",
     ]
+    if results.input_check:
+        lines.insert(-1, describe(results.input_check))
     if verdict.identical:
         lines.append(f"VERDICT: identical ({len(runs)} runs)")
     else:

@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.analysis import Analysis, ConfigStats, num
 from harness.baseline import Comparison, render_comparison
+from harness.inputs import describe
 from harness.results import Results
 
 TITLE = "# Persona Classification Parallelization - Performance Validation"
@@ -48,7 +49,7 @@ def render_markdown(
         _recommendation(a, meta),
         _mismatches(results.verdict.mismatches),
         _failed(a),
-        _ignored(results.settings),
+        _ignored(results.settings, results.input_check),
     ]
     if comparison is not None:
         sections.append("## Baseline Comparison\n\n" + render_comparison(comparison).strip())
@@ -347,12 +348,14 @@ def _failed(a: Analysis) -> str:
     return text
 
 
-def _ignored(settings: Mapping[str, Any]) -> str:
+def _ignored(settings: Mapping[str, Any], input_check: Mapping[str, Any] | None = None) -> str:
     tables = ", ".join(f"`{t}`" for t in settings.get("tables") or []) or "not recorded"
     ignored = ", ".join(f"`{c}`" for c in settings.get("ignore_columns") or []) or "none"
+    said = describe(input_check) if input_check else ""
+    inputs = f"  \n{said[:1].upper()}{said[1:]}." if said else ""
     return (
         f"## Ignored Columns\n\nTables compared row by row (ids included): {tables}.  \n"
-        f"Columns ignored by the comparison: {ignored}."
+        f"Columns ignored by the comparison: {ignored}.{inputs}"
     )
 
 

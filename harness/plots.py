@@ -259,6 +259,11 @@ def render_plots(a: Analysis, out_dir: Path) -> dict[str, Path]:
     for name, draw in PLOTS.items():
         path = out_dir / name
         path.unlink(missing_ok=True)
-        if (result := draw(a, path)) is not None:
+        try:
+            result = draw(a, path)
+        except BaseException:  # e.g. a full disk: no half-written PNG stays behind
+            path.unlink(missing_ok=True)
+            raise
+        if result is not None:
             written[name] = result
     return written

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness import HarnessError
+from harness import HarnessError, inputs
 from harness.compare import TableData, compare_tables, read_tables
 from harness.measure import Measurement, run_measured
 from harness.results import Run
@@ -121,6 +121,7 @@ class Replay:
     tables: tuple[str, ...]
     ignore_columns: tuple[str, ...]
     run_timeout_s: float
+    check_inputs: bool = True  # a run that changes any input table fails (harness.inputs)
 
 
 def _summary(stdout: str) -> dict[str, Any] | None:
@@ -135,14 +136,18 @@ def _summary(stdout: str) -> dict[str, Any] | None:
 def _fresh_copy(snapshot: Path, dest: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
-    shutil.copyfile(snapshot, dest)  # the snapshot is a closed, frozen single file
-    # Flush the copy now: otherwise the kernel writes back ~1 GB of dirty pages during the
-    # measured run, on the same two cores, and slows the parallel runs most.
-    fd = os.open(dest, os.O_RDONLY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        shutil.copyfile(snapshot, dest)  # the snapshot is a closed, frozen single file
+        # Flush the copy now: otherwise the kernel writes back ~1 GB of dirty pages during the
+        # measured run, on the same two cores, and slows the parallel runs most.
+        fd = os.open(dest, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:  # a full disk: give the space back, say it in one line
+        dest.unlink(missing_ok=True)
+        raise HarnessError(f"cannot copy the snapshot to {dest}: {exc.strerror or exc}") from None
 
 
 def _move_db(src: Path, dest: Path) -> None:
@@ -169,8 +174,12 @@ def run_one(
     snapshot: Path,
     before: Mapping[str, TableData],
     workdir: Path,
+    reference: inputs.Reference | None = None,
 ) -> tuple[Run, dict[str, TableData] | None]:
-    """Run ``spec`` on a fresh copy; the run and its tables (None when it failed)."""
+    """Run ``spec`` on a fresh copy; the run and its tables (None when it failed).
+
+    With ``reference`` (the snapshot's input tables), a run that changed any input table fails.
+    """
     copy = workdir / "run.db"
     _fresh_copy(snapshot, copy)
     values = {
@@ -186,8 +195,12 @@ def run_one(
     tables: dict[str, TableData] | None = None
     unchanged = False
     read_error = None
+    check: inputs.Check | None = None
     if m.exit_code == 0 and not m.timed_out:
         try:
+            if reference is not None:  # after the measured window: its cost is not the job's
+                check = inputs.check(reference, copy)
+                read_error = check.failure()
             tables = read_tables(copy, replay.tables, replay.ignore_columns)
             unchanged = not compare_tables(dict(before), tables, examples=0)
         except HarnessError as exc:  # the job left a database we cannot read: its failure
@@ -215,6 +228,8 @@ def run_one(
         samples=m.samples,
         memory_source=m.memory_source,
         summary=_summary(m.stdout),
+        inputs_changed=check.changed if check is not None else None,
+        inputs_check_s=round(check.seconds, 6) if check is not None else None,
     )
     return run, (None if failure else tables)
 
@@ -228,6 +243,7 @@ def replay_all(
     on_start: Callable[[int, RunSpec], None] = lambda i, s: None,
     on_done: Callable[[int, RunSpec, Run], None] = lambda i, s, r: None,
     keep_dir: Path | None = None,
+    on_reference: Callable[[inputs.Reference], None] | None = None,
 ) -> tuple[list[Run], str]:
     """Run every spec in order, compare each with the reference; (runs, reference label).
 
@@ -237,6 +253,9 @@ def replay_all(
     kept there for inspection.
     """
     before = read_tables(snapshot, replay.tables, replay.ignore_columns)
+    input_ref = inputs.reference(snapshot) if replay.check_inputs else None
+    if on_reference is not None and input_ref is not None:
+        on_reference(input_ref)
     records: list[Run] = []
     pending: list[tuple[int, dict[str, TableData]]] = []  # (index in records, tables)
     reference: dict[str, TableData] | None = None
@@ -244,7 +263,7 @@ def replay_all(
     kept_mismatch = False
     for i, spec in enumerate(specs):
         on_start(i, spec)
-        record, tables = run_one(spec, replay, snapshot, before, workdir)
+        record, tables = run_one(spec, replay, snapshot, before, workdir, input_ref)
         if i == 0 and record.exit_code == EXIT_BAD_INPUT and not record.timed_out:
             # the job refused its input (config, schema): that is the operator's bad input,
             # said once, not a run to measure 18 times

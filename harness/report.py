@@ -47,7 +47,10 @@ def render_report(
     saved = out_dir / "results.json"
     if not saved.exists():
         write_text(saved, json.dumps(a.results.to_dict(), indent=2) + "\n")
-    plots = render_plots(a, out_dir)
+    try:
+        plots = render_plots(a, out_dir)
+    except OSError as exc:  # a full disk: render_plots removed the half-written plot
+        raise ResultsError(f"cannot write the plots in {out_dir}: {exc.strerror or exc}") from None
     if comparison is not None:
         write_text(out_dir / "comparison.md", render_comparison(comparison))
     return write_text(out_dir / "report.md", render_markdown(a, sorted(plots), comparison))

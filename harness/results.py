@@ -83,6 +83,10 @@ class Run:
     summary: Mapping[str, Any] | None = None
     identical: bool | None = None
     diff: Mapping[str, Any] | None = None
+    # harness.inputs: the tables other than the outputs this run changed ({} none; None not
+    # checked, the run failed first) and the check's cost (outside the measured window)
+    inputs_changed: Mapping[str, Any] | None = None
+    inputs_check_s: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -129,6 +133,7 @@ class Verdict:
     mismatched_runs: int = 0
     nondeterministic: bool = False  # the serial path disagreed with itself
     mismatches: tuple[Mapping[str, Any], ...] = ()
+    interrupted: str | None = None  # the signal that stopped the validation (SIGINT, SIGTERM)
 
     @classmethod
     def of(cls, runs: Sequence[Run], reference: str) -> Verdict:
@@ -166,11 +171,12 @@ class Verdict:
             mismatched_runs=int(data.get("mismatched_runs") or 0),
             nondeterministic=bool(data.get("nondeterministic")),
             mismatches=tuple(mismatches),
+            interrupted=str(data["interrupted"]) if data.get("interrupted") else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form."""
-        return {
+        """The JSON form (``interrupted`` only when the validation was)."""
+        data = {
             "identical": self.identical,
             "reference": self.reference,
             "failed_runs": self.failed_runs,
@@ -178,6 +184,9 @@ class Verdict:
             "nondeterministic": self.nondeterministic,
             "mismatches": [dict(m) for m in self.mismatches],
         }
+        if self.interrupted:
+            data["interrupted"] = self.interrupted
+        return data
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,6 +201,7 @@ class Results:
     runs: tuple[Run, ...]
     verdict: Verdict
     schema_version: int = SCHEMA_VERSION  # the version read (a v1 file stays v1 in memory)
+    input_check: Mapping[str, Any] | None = None  # harness.inputs.summarize: method, cost
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -221,8 +231,11 @@ class Results:
         verdict = data.get("verdict")
         known = {
             "schema_version", "kind", "name", "created_at", "metadata", "settings",
-            "snapshot", "runs", "verdict",
+            "snapshot", "runs", "verdict", "input_check",
         }  # fmt: skip
+        input_check = data.get("input_check")
+        if input_check is not None and not isinstance(input_check, Mapping):
+            raise ResultsError(f"results.input_check must be an object (got {input_check!r})")
         return cls(
             name=str(data.get("name", "")),
             created_at=str(data.get("created_at", "")),
@@ -232,6 +245,7 @@ class Results:
             runs=parsed,
             verdict=Verdict.from_dict(verdict) if verdict is not None else Verdict.of(parsed, "?"),
             schema_version=int(version),
+            input_check=dict(input_check) if input_check is not None else None,
             extra={k: v for k, v in data.items() if k not in known},
         )
 
@@ -247,20 +261,22 @@ class Results:
             "snapshot": dict(self.snapshot),
             "runs": [r.to_dict() for r in self.runs],
             "verdict": self.verdict.to_dict(),
+            **({"input_check": dict(self.input_check)} if self.input_check is not None else {}),
             **self.extra,
         }
 
-    def interrupted(self) -> Results:
+    def interrupted(self, signal_name: str | None = None) -> Results:
         """These results marked red: an unfinished validation proves nothing."""
-        return replace(self, verdict=replace(self.verdict, identical=False))
+        verdict = replace(self.verdict, identical=False, interrupted=signal_name)
+        return replace(self, verdict=verdict)
 
 
 _INT = ("round", "tasks", "order", "exit_code", "peak_pss_bytes", "peak_uss_bytes")
 _INT2 = ("peak_rss_max_bytes", "samples")
-_FLOAT = ("wall_s", "cpu_user_s", "cpu_system_s", "cpu_s")
+_FLOAT = ("wall_s", "cpu_user_s", "cpu_system_s", "cpu_s", "inputs_check_s")
 _BOOL = ("timed_out", "failed")
 _STR = ("label", "mode", "failure", "stderr_tail", "cpu_source", "memory_source")
-_MAP = ("sampler", "overhead", "summary", "diff")
+_MAP = ("sampler", "overhead", "summary", "diff", "inputs_changed")
 _REQUIRED_NOT_NONE = ("round", "tasks", "label", "mode")
 
 

@@ -8,8 +8,10 @@ written to the output folder (always, before any non-zero exit), then one analys
 (``harness.analysis``) is shown on the console, written as ``report.md`` and, with
 ``--baseline``, compared with the baseline's.
 
-Exit codes: 0 every run completed and is identical; 1 a mismatch, a failed run or (with
-``--baseline``) a regression; 2 bad input.
+Exit codes: 0 every run completed and is identical; 1 a mismatch, a failed run (one that changed
+an input table included) or (with ``--baseline``) a regression; 2 bad input (a folder in use by
+another validation, a full disk included); 130 SIGINT, 143 SIGTERM (``harness.workdir``: the job
+killed, results.json marked interrupted, the work folder removed).
 """
 
 from __future__ import annotations
@@ -19,16 +21,17 @@ import importlib.util
 import shutil
 import sqlite3
 import time
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 
-from harness import HarnessError
+from harness import HarnessError, inputs
 from harness.analysis import Analysis, analyse
 from harness.console import Progress, summary_table
 from harness.replay import Replay, RunSpec, parse_template, plan, replay_all
 from harness.results import Results, Run, build_results, read_results, write_results
 from harness.settings import ValidateSettings, from_args, table_column, task_list
 from harness.snapshot import DEFAULT_BUSY_TIMEOUT_S, Manifest, take_snapshot
+from harness.workdir import claimed, default_out, signal_name, stop_signals_interrupt
 from persona_bench.argtypes import epoch, integer, seconds
 
 HELP = "Snapshot a database, replay serial and parallel runs on copies, prove identical output."
@@ -108,17 +111,6 @@ def _meta_now(snapshot: Path) -> int | None:
         return None
 
 
-def _out_dir(args: argparse.Namespace, name: str) -> Path:
-    if args.out is not None:
-        return Path(args.out)
-    base = Path("reports") / f"{datetime.now(UTC):%Y-%m-%d}-{name}"
-    candidate, n = base, 1
-    while candidate.exists():  # never overwrite an earlier validation of the same day
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return candidate
-
-
 def _check_ignored(settings: ValidateSettings, snapshot: Path) -> None:
     """An ignored column that does not exist is a typo: refuse it (when its table exists)."""
     conn = sqlite3.connect(snapshot.resolve().as_uri() + "?mode=ro", uri=True)
@@ -148,6 +140,11 @@ def _report(a: Analysis, out: Path, baseline: Results | None) -> tuple[bool, lis
 
 def run(args: argparse.Namespace) -> int:
     """Validate; see the module docstring for the exit codes."""
+    with stop_signals_interrupt():
+        return _validate(args)
+
+
+def _validate(args: argparse.Namespace) -> int:
     settings = from_args(args)
     # a bad baseline is refused before minutes of runs are spent
     baseline = read_results(args.baseline) if args.baseline is not None else None
@@ -156,15 +153,8 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(total=len(specs), rounds=settings.repeat)
     source, default_name = _source(args, progress)
     name = args.name or default_name
-    out = _out_dir(args, name)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise HarnessError(f"cannot create output folder {out}: {exc.strerror}") from None
-    work = out / ".work"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
-    try:
+    out = Path(args.out) if args.out is not None else default_out(name)
+    with claimed(out) as work:
         manifest = take_snapshot(source, work / "snapshot.db", busy_timeout_s=args.busy_timeout)
         progress.note(
             f"snapshot of {source}: {manifest.size_bytes / 2**20:.1f} MiB, integrity ok, "
@@ -175,8 +165,6 @@ def run(args: argparse.Namespace) -> int:
         results = _replay(settings, manifest, now, name, out, work, specs, progress)
         if args.keep_snapshot:
             shutil.copyfile(manifest.path, out / "snapshot.db")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     analysis = analyse(results)  # one analysis: the console, the report and the gate show it
     print(summary_table(analysis))
     print(f"results: {out / 'results.json'}")
@@ -211,18 +199,30 @@ def _replay(
     snapshot = manifest.to_dict()
     snapshot.pop("path")  # a temporary file, gone after the validation
 
+    input_ref: list[inputs.Reference] = []
+
+    def described(ref: inputs.Reference) -> None:
+        input_ref.append(ref)
+        progress.note(
+            f"input tables: {len(ref.tables)} described by {ref.method} in {ref.seconds:.1f} s "
+            "(a run that changes any of them fails)"
+        )
+
     def finished(i: int, spec: RunSpec, run: Run) -> None:
         done.append(run)
         progress.done(i, spec, run)
 
     def results_of(runs: list[Run], reference: str) -> Results:
-        return build_results(
+        results = build_results(
             name=name,
             settings={**settings.to_dict(), "now": now},
             snapshot=snapshot,
             runs=runs,
             reference=reference,
         )
+        if not input_ref:
+            return results
+        return replace(results, input_check=inputs.summarize(input_ref[0], runs))
 
     try:
         runs, reference = replay_all(
@@ -233,10 +233,12 @@ def _replay(
             on_start=progress.start,
             on_done=finished,
             keep_dir=out,
+            on_reference=described,
         )
-    except KeyboardInterrupt:
-        # an unfinished validation proves nothing: red
-        write_results(results_of(done, "interrupted").interrupted(), out / "results.json")
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (harness.workdir)
+        # an unfinished validation proves nothing: red, and says which signal stopped it
+        partial = results_of(done, "interrupted").interrupted(signal_name(exc))
+        write_results(partial, out / "results.json")
         raise
     results = results_of(runs, reference)
     write_results(results, out / "results.json")

@@ -6,7 +6,8 @@ through unchanged), then breaks what it wrote into the database named by COMMAND
     drop-row     delete one wallet_exclusions row
     float-bit    move one wallet_exclusions.metric_value by one unit in the last place
     reorder      rewrite wallet_exclusions in reverse order: same rows, other ids
-    slow         sleep before running COMMAND (nothing else changes)
+    slow         sleep before running COMMAND (nothing else changes): SLOW_S seconds, or the
+                 seconds in the environment variable SLOW_ENV (the selftest sizes it)
 
 It never imports the job: like every target of the harness, it is only a command.
 """
@@ -14,6 +15,7 @@ It never imports the job: like every target of the harness, it is only a command
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from collections.abc import Sequence
 
 MODES = ("drop-row", "float-bit", "reorder", "slow")
 SLOW_S = 3.0
+SLOW_ENV = "PERSONA_BENCH_CANARY_SLOW_S"
 
 
 def _db_of(command: Sequence[str]) -> str:
@@ -67,7 +70,7 @@ def main(argv: Sequence[str]) -> int:
         return 2
     mode, command = argv[0], list(argv[2:])
     if mode == "slow":
-        time.sleep(SLOW_S)
+        time.sleep(float(os.environ.get(SLOW_ENV, SLOW_S)))
     code = subprocess.call(command)
     if code == 0 and mode != "slow":
         _break(_db_of(command), mode)

@@ -22,11 +22,14 @@ def test_on_a_terminal_the_line_ticks_while_a_run_goes() -> None:
             progress = Progress(total=2, rounds=1, stream=stream)
             spec = RunSpec(round=1, order=0, label="tasks=8", tasks=8)
             progress.start(0, spec)
-            time.sleep(0.7)
+            # progress, not a sleep: read until the ticker has rewritten the line once
+            head = b"\r\x1b[K[round 1/1] tasks=8 (run 1/2)"
+            chunks = []
+            while b"".join(chunks).count(head) < 2:
+                chunks.append(os.read(master, 65536))
             run = Run(round=1, label="tasks=8", mode="parallel", tasks=8, wall_s=0.7, cpu_s=0.1)
             progress.done(0, spec, replace(run, identical=True))
         os.set_blocking(master, False)
-        chunks = []
         while True:
             try:
                 chunk = os.read(master, 65536)

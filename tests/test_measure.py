@@ -62,18 +62,33 @@ def test_cpu_of_waited_for_children_is_counted() -> None:
     assert m.cpu_s == m.cpu_user_s + m.cpu_system_s
 
 
+def _until_ready(script: str, ready: Path, timeout_s: float) -> measure.Measurement:
+    """Run ``script`` under ``timeout_s``; again with twice the timeout while it timed out before
+    writing ``ready`` (a loaded machine can take longer than the timeout just to start Python).
+
+    The timeout must hit the child once it is set up (its grandchild started, its SIGTERM
+    handler installed): that is progress the child reports, so no machine speed decides it.
+    """
+    for _ in range(8):
+        ready.unlink(missing_ok=True)
+        m = run_measured([PY, "-c", script], timeout_s=timeout_s)
+        if ready.exists():
+            return m
+        timeout_s *= 2
+    raise AssertionError(f"the child never got ready within {timeout_s / 2:g} s")
+
+
 def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     """On timeout the child and its grandchildren are gone, and the run says it timed out."""
     pidfile = tmp_path / "grandchild.pid"
     script = (
         "import subprocess, sys, time\n"
         "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
-        f"open({str(pidfile)!r}, 'w').write(str(p.pid))\n"
+        f"open({str(pidfile)!r} + '.tmp', 'w').write(str(p.pid))\n"
+        f"import os; os.replace({str(pidfile)!r} + '.tmp', {str(pidfile)!r})\n"
         "time.sleep(120)\n"
     )
-    start = time.monotonic()
-    m = run_measured([PY, "-c", script], timeout_s=1.0)
-    assert time.monotonic() - start < 20
+    m = _until_ready(script, pidfile, timeout_s=1.0)
     assert m.timed_out
     assert m.exit_code != 0
     grandchild = int(pidfile.read_text())
@@ -91,10 +106,14 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert not alive
 
 
-def test_a_child_ignoring_sigterm_is_killed() -> None:
+def test_a_child_ignoring_sigterm_is_killed(tmp_path: Path) -> None:
     """A child that ignores SIGTERM is SIGKILLed after the grace period."""
-    script = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(120)"
-    m = run_measured([PY, "-c", script], timeout_s=0.5)
+    ready = tmp_path / "ready"
+    script = (
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"open({str(ready)!r}, 'w').close()\ntime.sleep(120)"
+    )
+    m = _until_ready(script, ready, timeout_s=0.5)
     assert m.timed_out
     assert m.exit_code == -9
 

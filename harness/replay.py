@@ -1,7 +1,9 @@
 """Replay a job on fresh copies of a snapshot: command templates, the run plan, one run each.
 
 A replay is a command template with placeholders ``{db}`` (the run's private copy), ``{tasks}``,
-``{config}``, ``{now}`` and ``{backend}``; it is split like a shell line (``shlex``) first and then
+``{config}``, ``{now}``, ``{backend}``, ``{scheduler}`` (``--scheduler``: a Dask scheduler's
+address) and ``{snapshot}`` (the verified snapshot every copy is made from: closed, never written,
+so a cluster's workers can read it); it is split like a shell line (``shlex``) first and then
 filled in token by token, so a path with spaces stays one argument and nothing is ever passed
 through a shell. A template starting with ``persona-bench`` runs this interpreter's
 ``python -m persona_bench``, so the default target works without the script on ``PATH``.
@@ -30,12 +32,13 @@ from harness.compare import TableData, compare_tables, read_tables
 from harness.measure import Measurement, run_measured
 from persona_bench.errors import EXIT_BAD_INPUT
 
-PLACEHOLDERS = ("db", "tasks", "config", "now", "backend")
+PLACEHOLDERS = ("db", "tasks", "config", "now", "backend", "scheduler", "snapshot")
 DEFAULT_SERIAL = "persona-bench classify --db {db} --serial --now {now} --json"
 DEFAULT_PARALLEL = (
     "persona-bench classify --db {db} --tasks {tasks} --backend {backend} --now {now} --json"
 )
 CONFIG_SUFFIX = " --config {config}"
+DASK_SUFFIX = " --scheduler {scheduler} --snapshot {snapshot}"  # backend dask (docs/scale-out.md)
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,10 @@ class RunSpec:
         return "serial" if self.tasks == 0 else "parallel"
 
 
-def default_templates(with_config: bool) -> tuple[str, str]:
+def default_templates(with_config: bool, dask: bool = False) -> tuple[str, str]:
     """The reference classifier's serial and parallel templates."""
     suffix = CONFIG_SUFFIX if with_config else ""
-    return DEFAULT_SERIAL + suffix, DEFAULT_PARALLEL + suffix
+    return DEFAULT_SERIAL + suffix, DEFAULT_PARALLEL + (DASK_SUFFIX if dask else "") + suffix
 
 
 def parse_template(text: str, what: str) -> tuple[str, ...]:
@@ -120,6 +123,7 @@ class Replay:
     tables: tuple[str, ...]
     ignore_columns: tuple[str, ...]
     run_timeout_s: float
+    scheduler: str | None = None
 
 
 def _summary(stdout: str) -> dict[str, Any] | None:
@@ -178,6 +182,8 @@ def run_one(
         "config": str(replay.config) if replay.config else "",
         "now": str(replay.now),
         "backend": replay.backend,
+        "scheduler": replay.scheduler or "",
+        "snapshot": str(snapshot),
     }
     tokens = replay.serial_cmd if spec.mode == "serial" else replay.parallel_cmd
     argv = render(tokens, values)

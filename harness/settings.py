@@ -5,8 +5,8 @@ default. The result is one frozen ``ValidateSettings`` that the rest of the harn
 else looks at ``argparse`` or TOML.
 
 ``[harness]`` keys: ``serial_cmd``, ``parallel_cmd`` (templates), ``tasks`` (list of integers),
-``repeat``, ``backend``, ``tables``, ``ignore_columns`` (``TABLE.COLUMN`` strings),
-``run_timeout`` (seconds).
+``repeat``, ``backend``, ``scheduler`` (a Dask scheduler's address, passed as ``{scheduler}``),
+``tables``, ``ignore_columns`` (``TABLE.COLUMN`` strings), ``run_timeout`` (seconds).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ TOML_KEYS: dict[str, type | tuple[type, ...]] = {
     "tasks": list,
     "repeat": int,
     "backend": str,
+    "scheduler": str,
     "tables": list,
     "ignore_columns": list,
     "run_timeout": (int, float),
@@ -54,6 +55,7 @@ class ValidateSettings:
     ignore_columns: tuple[str, ...]
     run_timeout_s: float
     reference_target: bool  # the default templates (our classifier) are in use
+    scheduler: str | None = None  # {scheduler}: backend dask
 
     def __post_init__(self) -> None:
         if not self.tasks or any(n < 1 for n in self.tasks):
@@ -77,6 +79,8 @@ class ValidateSettings:
             tokens = parse_template(text, what)
             if uses(tokens, "config") and self.config is None:
                 raise HarnessError(f"{what} uses {{config}} but no --config was given")
+            if uses(tokens, "scheduler") and not self.scheduler:
+                raise HarnessError(f"{what} uses {{scheduler}} but no --scheduler was given")
 
     def to_dict(self) -> dict[str, Any]:
         """The ``settings`` part of results.json (``now`` is added by the caller)."""
@@ -149,7 +153,8 @@ def from_args(args: argparse.Namespace) -> ValidateSettings:
         if not args.config.is_file():
             raise HarnessError(f"config {args.config} does not exist or is not a file")
         config = args.config.resolve()
-    default_serial, default_parallel = default_templates(config is not None)
+    backend = _pick(args.backend, file.get("backend"), DEFAULT_BACKEND)
+    default_serial, default_parallel = default_templates(config is not None, backend == "dask")
     serial = _pick(args.serial_cmd, file.get("serial_cmd"), default_serial)
     parallel = _pick(args.parallel_cmd, file.get("parallel_cmd"), default_parallel)
     reference = serial == default_serial and parallel == default_parallel
@@ -161,7 +166,8 @@ def from_args(args: argparse.Namespace) -> ValidateSettings:
         parallel_cmd=parallel,
         tasks=tuple(_pick(args.tasks, file.get("tasks"), DEFAULT_TASKS)),
         repeat=_pick(args.repeat, file.get("repeat"), DEFAULT_REPEAT),
-        backend=_pick(args.backend, file.get("backend"), DEFAULT_BACKEND),
+        backend=backend,
+        scheduler=_pick(getattr(args, "scheduler", None), file.get("scheduler"), None),
         config=config,
         tables=tuple(_pick(args.table, file.get("tables"), OUTPUT_TABLES)),
         ignore_columns=tuple(dict.fromkeys(ignore)),

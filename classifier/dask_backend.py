@@ -20,7 +20,7 @@ Faults, and who handles them:
 Errors::
 
     UserError
-     └── DaskError            the extra is missing, or the scheduler cannot be reached or has no worker
+     └── DaskError    the extra is missing, or the scheduler is unreachable or has no worker
 """
 
 from __future__ import annotations

@@ -36,11 +36,6 @@ class JobParams:
     def cutoff(self) -> int:
         return self.now - self.config.window_days * 86_400
 
-    @property
-    def cutoff_text(self) -> str:
-        # production's datetime(cutoff, 'unixepoch')
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.cutoff))
-
 
 @dataclass(frozen=True, slots=True)
 class WalletResult:
@@ -64,7 +59,7 @@ class ChunkResult:
 def compute_wallet(reader: store.WalletReader, wallet: str, params: JobParams) -> WalletResult:
     """Read and compute one wallet's features."""
     try:
-        inputs = reader.inputs(wallet, params.cutoff, params.cutoff_text)
+        inputs = reader.inputs(wallet, params.cutoff)
         features = compute_features(inputs, params.now, params.config.window_days)
     except FeatureError as exc:
         return WalletResult(wallet, None, str(exc))
@@ -76,7 +71,7 @@ def evaluate_chunk(
 ) -> ChunkResult:
     """Stage 1 for a chunk, then features for its passers only (about 6% in production)."""
     t0 = time.perf_counter()
-    summaries = store.stage1_summaries(reader.conn, wallets)
+    summaries = store.stage1_summaries(reader.conn, wallets, params.now)
     outcomes = [stage1(s, params.now, params.config) for s in summaries]
     t1 = time.perf_counter()
     results = {o.wallet: compute_wallet(reader, o.wallet, params) for o in outcomes if o.passed}

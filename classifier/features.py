@@ -58,7 +58,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, bytes):
         return f"a blob of {len(value)} bytes"
     if isinstance(value, str | int | float):
-        return f"{ {str: 'text', int: 'an integer', float: 'a real'}[type(value)]} {value!r}"
+        return f"{ {str: 'text', int: 'an integer', float: 'a real'}[type(value)] } {value!r}"
     return f"text that is not valid UTF-8 ({getattr(value, 'raw', value)!r:.40})"
 
 
@@ -207,7 +207,7 @@ class _Pairing:
     wins: int
     losses: int
     mean_hold_s: float
-    closed: list[tuple[float, float]]  # (sell ts, pnl) in pairing order
+    closed: list[tuple[int, float]]  # (sell ts, pnl) in pairing order
 
 
 def _pair(t: Trades) -> _Pairing:
@@ -222,7 +222,7 @@ def _pair(t: Trades) -> _Pairing:
     sizes, prices, stamps = t.sizes, t.prices, t.timestamps
     wins = losses = 0
     hold_total = 0.0
-    closed: list[tuple[float, float]] = []
+    closed: list[tuple[int, float]] = []
     for market in sorted(buys.keys() & sells.keys()):
         for b, s in zip(buys[market], sells[market], strict=False):
             size = min(sizes[b], sizes[s])
@@ -239,7 +239,7 @@ def _pair(t: Trades) -> _Pairing:
     return _Pairing(wins, losses, hold_total / pairs if pairs else 0.0, closed)
 
 
-def _drawdown_and_sharpe(closed: list[tuple[float, float]]) -> tuple[float, float]:
+def _drawdown_and_sharpe(closed: list[tuple[int, float]]) -> tuple[float, float]:
     """Max drawdown (%) and annualised Sharpe of the daily closed-PnL equity curve."""
     by_day: dict[int, float] = {}
     for ts, pnl in closed:

@@ -433,7 +433,9 @@ def _write_chunk(state: _Run, chunk: ChunkResult) -> None:
     store.write_chunk(conn, w)
     saved, state.counters = state.counters, counters
     store.write_job_status(
-        conn, state.status_ts, metadata=state.meta(phase="classifying", last_wallet=chunk.outcomes[-1].wallet)
+        conn,
+        state.status_ts,
+        metadata=state.meta(phase="classifying", last_wallet=chunk.outcomes[-1].wallet),
     )
     try:
         store.commit(conn)

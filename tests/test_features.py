@@ -214,7 +214,11 @@ def test_values_production_cannot_read_raise_feature_error(column, value, expect
 
 def test_values_production_reads_are_accepted():
     """Any TEXT side, integer size and price: no error (a side other than BUY/SELL is dropped)."""
-    rows = [(1, "m1", "", 2, 1, NOW - 5), (2, "m1", "buy", 1.0, 0, NOW - 4), (3, "m1", "BUY", 1, 0.5, NOW)]
+    rows = [
+        (1, "m1", "", 2, 1, NOW - 5),
+        (2, "m1", "buy", 1.0, 0, NOW - 4),
+        (3, "m1", "BUY", 1, 0.5, NOW),
+    ]
     assert len(trades_from_rows(rows, {}).ids) == 3
 
 
@@ -242,7 +246,7 @@ def test_top_domain_ties_follow_sqlite_order_across_storage_classes():
 
 
 def test_non_finite_sizes_follow_sqlite_nan_as_null():
-    """inf and -inf sizes: NaN sums are NULL in SQLite; production reads 0.0 or fails as SQL does."""
+    """inf and -inf sizes: a NaN sum is NULL in SQLite: production reads 0.0, or fails."""
     rows = [(1, "m1", "BUY", math.inf, 0.5, T0), (2, "m2", "BUY", -math.inf, 0.5, T0 + 1)]
     inputs = WalletInputs("0xw", trades_from_rows(rows, {}), 0, None, None, 0)
     # both trades in domain 'unknown': its sum is NaN (NULL) and the total > 0 fails: share 0.0

@@ -82,6 +82,7 @@ OUTPUT_DDL = (
         duration_ms INTEGER, last_error TEXT, metadata TEXT, updated_at TEXT NOT NULL)""",
 )
 
+
 class OracleAbort(Exception):
     """The run stopped at the chunk of an active wallet that is not valid text (SPEC 2.7)."""
 

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from classifier import sqlmath
+from classifier.sqlmath import FeatureError, describe
+
 SECONDS_PER_DAY = 86_400
 BURST_SPAN_S = 3_600
 SHARPE_EPS = 1e-12
 ANNUALISATION = math.sqrt(252)
-
-
-class FeatureError(Exception):
-    """A window trade or the top domain is not what production's typed reads accept."""
 
 
 class Trades(NamedTuple):
@@ -37,6 +36,9 @@ class Trades(NamedTuple):
     prices: tuple[float, ...]
     timestamps: tuple[int, ...]
     domains: tuple[Any, ...]
+    # an INTEGER size or price (never with production's REAL columns): SQLite's integer
+    # arithmetic applies to the sums production computes in SQL (``_sqlmath``)
+    integers: bool = False
 
 
 NO_TRADES = Trades((), (), (), (), (), (), ())
@@ -50,16 +52,6 @@ _ACCEPTED: tuple[tuple[int, str, frozenset[type], str], ...] = (
     (4, "price", frozenset({int, float}), "INTEGER or REAL"),
     (5, "timestamp", frozenset({int}), "INTEGER"),
 )
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bytes):
-        return f"a blob of {len(value)} bytes"
-    if isinstance(value, str | int | float):
-        return f"{ {str: 'text', int: 'an integer', float: 'a real'}[type(value)] } {value!r}"
-    return f"text that is not valid UTF-8 ({getattr(value, 'raw', value)!r:.40})"
 
 
 def trades_from_rows(rows: list[tuple[Any, ...]], domains: Mapping[Any, Any]) -> Trades:
@@ -78,14 +70,15 @@ def trades_from_rows(rows: list[tuple[Any, ...]], domains: Mapping[Any, Any]) ->
             for i, name, ok, expected in _ACCEPTED:
                 if type(row[i]) not in ok:
                     raise FeatureError(
-                        f"trades_raw id {row[0]}: {name} is {_describe(row[i])}"
+                        f"trades_raw id {row[0]}: {name} is {describe(row[i])}"
                         f" (expected {expected})"
                     )
     ids, markets, sides, sizes, prices, stamps = zip(
         *sorted(rows, key=itemgetter(5, 0)), strict=True
     )
     kinds = tuple(domains.get(m, "unknown") for m in markets)
-    return Trades(ids, markets, sides, sizes, prices, stamps, kinds)
+    integers = int in set(map(type, sizes)) or int in set(map(type, prices))
+    return Trades(ids, markets, sides, sizes, prices, stamps, kinds, integers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +135,22 @@ def compute_features(inputs: WalletInputs, now: int, window_days: int) -> Featur
     if n == 0:
         return Features(total_pnl=total_pnl, active_positions=inputs.active_positions)
 
-    notionals = list(map(operator.mul, t.sizes, t.prices))
-    mean_x = sum(notionals) / n
-    if not math.isfinite(mean_x):
-        mean_x = _sql_avg(notionals)
+    if t.integers:
+        # An INTEGER size or price (a database without production's REAL columns): the sums
+        # production computes in SQL follow SQLite's integer arithmetic; its typed reads see
+        # floats everywhere else.
+        mean_x = sqlmath.avg_product(t.sizes, t.prices)
+        concentration = sqlmath.concentration(t.markets, t.sizes)
+        top_domain, top_ratio = sqlmath.top_share(t.domains, t.sizes)
+        t = t._replace(sizes=tuple(map(float, t.sizes)), prices=tuple(map(float, t.prices)))
+        notionals = list(map(operator.mul, t.sizes, t.prices))
+    else:
+        notionals = list(map(operator.mul, t.sizes, t.prices))
+        mean_x = sum(notionals) / n
+        if not math.isfinite(mean_x):
+            mean_x = _sql_avg(notionals)
+        concentration = _concentration(t.markets, t.sizes)
+        top_domain, top_ratio = _top_share(t.domains, t.sizes)
     mean_x2 = sum(map(operator.mul, notionals, notionals)) / n
     size_cv = math.sqrt(max(mean_x2 - mean_x * mean_x, 0.0)) / mean_x if mean_x > 0 else 0.0
 
@@ -154,7 +159,6 @@ def compute_features(inputs: WalletInputs, now: int, window_days: int) -> Featur
 
     pairing = _pair(t)
     drawdown, sharpe = _drawdown_and_sharpe(pairing.closed)
-    top_domain, top_ratio = _top_share(t.domains, t.sizes)
     return Features(
         trade_count=n,
         unique_markets=len(set(t.markets)),
@@ -165,7 +169,7 @@ def compute_features(inputs: WalletInputs, now: int, window_days: int) -> Featur
         avg_hold_time_hours=pairing.mean_hold_s / 3600,
         total_pnl=total_pnl,
         active_positions=inputs.active_positions,
-        concentration_ratio=_concentration(t.markets, t.sizes),
+        concentration_ratio=concentration,
         buy_sell_balance=balance,
         mid_fill_ratio=sum(1 for p in t.prices if abs(p - 0.5) <= 0.05) / n,
         extreme_price_ratio=sum(1 for p in t.prices if p >= 0.9 or p <= 0.1) / n,
@@ -291,17 +295,6 @@ def _concentration(markets: tuple[str, ...], sizes: tuple[float, ...]) -> float:
     return 0.0 if math.isnan(share) else share
 
 
-def _sqlite_key(value: Any) -> tuple[int, Any]:
-    """SQLite's order of non-NULL values: numbers, then text and blobs by their bytes."""
-    if isinstance(value, int | float):
-        return (0, value)
-    if isinstance(value, str):
-        return (1, value.encode("utf-8"))
-    if isinstance(value, bytes):
-        return (2, value)
-    return (1, getattr(value, "raw", b""))  # text that is not valid UTF-8
-
-
 def _top_share(domains: tuple[Any, ...], sizes: tuple[float, ...]) -> tuple[str, float]:
     """The domain with the largest size sum (ties: first in SQLite's order) and its share.
 
@@ -315,7 +308,7 @@ def _top_share(domains: tuple[Any, ...], sizes: tuple[float, ...]) -> tuple[str,
     try:
         names = sorted(per_domain)
     except TypeError:  # several storage classes
-        names = sorted(per_domain, key=_sqlite_key)
+        names = sorted(per_domain, key=sqlmath.sqlite_key)
     volumes = [_nan_to_none(per_domain[d]) for d in names]
     top, top_volume = names[0], volumes[0]
     for name, volume in zip(names, volumes, strict=True):
@@ -329,7 +322,7 @@ def _top_share(domains: tuple[Any, ...], sizes: tuple[float, ...]) -> tuple[str,
     if total > 0:
         ratio = None if top_volume is None else _nan_to_none(top_volume / total)
     if type(top) is not str:
-        raise FeatureError(f"the top domain is {_describe(top)} (expected TEXT)")
+        raise FeatureError(f"the top domain is {describe(top)} (expected TEXT)")
     if ratio is None:
         raise FeatureError(f"the share of the top domain {top!r} is NULL (a NaN size sum)")
     return top, ratio

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from classifier.features import WalletInputs, trades_from_rows
+from classifier.sqlmath import describe
 from classifier.stage1 import WalletSummary
 from persona_bench.errors import UserError
 from persona_bench.sqlitefile import check_sqlite_file
@@ -190,18 +191,6 @@ def _is_decode_error(exc: sqlite3.Error) -> bool:
     return "decode" in str(exc) and "UTF-8" in str(exc)
 
 
-def describe_value(value: Any) -> str:
-    """A storage class and value for a message: ``NULL``, ``a blob``, ``text 'abc'``, ..."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bytes):
-        return f"a blob of {len(value)} bytes"
-    if isinstance(value, InvalidText):
-        return f"text that is not valid UTF-8 ({value.raw[:20]!r})"
-    kind = {str: "text", int: "an integer", float: "a real"}.get(type(value), type(value).__name__)
-    return f"{kind} {value!r}"
-
-
 def active_wallets(conn: sqlite3.Connection) -> list[str | Unreadable]:
     """Active wallets in byte order (BINARY collation), as the job walks them.
 
@@ -215,8 +204,7 @@ def active_wallets(conn: sqlite3.Connection) -> list[str | Unreadable]:
             " ORDER BY proxy_wallet COLLATE BINARY"
         ).fetchall()
     return [
-        r[0] if type(r[0]) is str else Unreadable(f"proxy_wallet is {describe_value(r[0])}")
-        for r in rows
+        r[0] if type(r[0]) is str else Unreadable(f"proxy_wallet is {describe(r[0])}") for r in rows
     ]
 
 

@@ -22,7 +22,7 @@ class FeatureError(Exception):
     """A window trade or the top domain is not what production's typed reads accept."""
 
 
-class _Overflow(Exception):
+class IntegerOverflow(Exception):
     """SQLite's SUM() failed with "integer overflow"."""
 
 
@@ -55,7 +55,7 @@ def sql_sum(values: Iterable[int | float | None]) -> int | float | None:
             if not inexact:
                 exact += v
                 if not _I64_MIN <= exact <= _I64_MAX:
-                    raise _Overflow
+                    raise IntegerOverflow
         else:
             inexact = True
     if not seen:
@@ -109,7 +109,7 @@ def concentration(markets: Iterable[str], sizes: Iterable[int | float]) -> float
         known = [v for v in volumes if v is not None]
         total = sql_sum(known)
         top3 = sql_sum(sorted(known, reverse=True)[:3])
-    except _Overflow:
+    except IntegerOverflow:
         return 0.0
     if total is None or not total > 0 or top3 is None:
         return 0.0
@@ -129,7 +129,7 @@ def top_share(domains: Iterable[Any], sizes: Iterable[int | float]) -> tuple[str
         volumes = [sql_sum(groups[d]) for d in names]
         known = [v for v in volumes if v is not None]
         total = sql_sum(known) if known else None
-    except _Overflow:
+    except IntegerOverflow:
         raise FeatureError("a domain's size sum overflows a 64-bit integer") from None
     total = 0.0 if total is None else total
     top, top_volume = names[0], volumes[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from concurrent.futures import Executor
 from pathlib import Path
@@ -17,10 +18,8 @@ from tests.helpers import dump_outputs
 
 def _run(opts: RunOptions, executor: Executor | None = None) -> None:
     """One run; a run that stops at an unreadable wallet (as production's does) is expected."""
-    try:
+    with contextlib.suppress(RowError):
         run(opts, executor=executor)
-    except RowError:
-        pass
 
 
 @pytest.mark.slow

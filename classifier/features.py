@@ -65,7 +65,8 @@ def trades_from_rows(rows: list[tuple[Any, ...]], domains: Mapping[Any, Any]) ->
     if not rows:
         return NO_TRADES
     columns = list(zip(*rows, strict=True))
-    if not all(set(map(type, columns[i])) <= ok for i, _, ok, _ in _ACCEPTED):
+    classes = [set(map(type, columns[i])) for i, _, _, _ in _ACCEPTED]
+    if not all(c <= ok for c, (_, _, ok, _) in zip(classes, _ACCEPTED, strict=True)):
         for row in rows:
             for i, name, ok, expected in _ACCEPTED:
                 if type(row[i]) not in ok:
@@ -77,7 +78,7 @@ def trades_from_rows(rows: list[tuple[Any, ...]], domains: Mapping[Any, Any]) ->
         *sorted(rows, key=itemgetter(5, 0)), strict=True
     )
     kinds = tuple(domains.get(m, "unknown") for m in markets)
-    integers = int in set(map(type, sizes)) or int in set(map(type, prices))
+    integers = int in classes[2] or int in classes[3]  # size, price
     return Trades(ids, markets, sides, sizes, prices, stamps, kinds, integers)
 
 

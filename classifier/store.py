@@ -198,11 +198,16 @@ def active_wallets(conn: sqlite3.Connection) -> list[str | Unreadable]:
     string (NULL, a blob, text that is not valid UTF-8) is an ``Unreadable``: production aborts
     the run at the chunk holding it.
     """
-    with _lenient_text(conn):
-        rows = conn.execute(
-            "SELECT proxy_wallet FROM wallets WHERE is_active = 1"
-            " ORDER BY proxy_wallet COLLATE BINARY"
-        ).fetchall()
+    sql = (
+        "SELECT proxy_wallet FROM wallets WHERE is_active = 1 ORDER BY proxy_wallet COLLATE BINARY"
+    )
+    try:
+        rows = conn.execute(sql).fetchall()
+    except sqlite3.OperationalError as exc:
+        if not _is_decode_error(exc):
+            raise
+        with _lenient_text(conn):  # rare: an address that is not valid UTF-8
+            rows = conn.execute(sql).fetchall()
     return [
         r[0] if type(r[0]) is str else Unreadable(f"proxy_wallet is {describe(r[0])}") for r in rows
     ]

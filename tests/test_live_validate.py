@@ -49,8 +49,10 @@ def test_validate_under_a_busy_writer_is_green_and_leaves_the_source_alone(tmp_p
     progress, allowed = tmp_path / "progress", tmp_path / "allowed"
     allowed.write_text(str(FIRST_ALLOWANCE))
     writer = subprocess.Popen(
-        [sys.executable, str(WRITER), str(source), "0", str(PER_BATCH), "5"]
-        + ["--progress", str(progress), "--allowed", str(allowed)],
+        [
+            *(sys.executable, str(WRITER), str(source), "0", str(PER_BATCH), "5"),
+            *("--progress", str(progress), "--allowed", str(allowed)),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -31,7 +31,8 @@ def _allowed(path: str | None, batches: int, done: int) -> int | None:
         return batches if done < batches else None
     while True:
         try:
-            text = open(path).read().strip()
+            with open(path) as fh:
+                text = fh.read().strip()
         except FileNotFoundError:
             text = "0"
         if text == "stop":

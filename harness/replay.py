@@ -346,7 +346,7 @@ def replay_all(
         if record.identical is False and not record.failed and keep_dir and not kept_mismatch:
             kept_mismatch = True
             keep_dir.mkdir(parents=True, exist_ok=True)
-            name = f"mismatch-round{spec.round}-{spec.label.replace('=', '')}.db"
+            name = f"mismatch-round{spec.round}-{spec.label.replace('=', '').replace(' ', '-')}.db"
             _move_db(workdir / "run.db", keep_dir / name)
             _move_db(workdir / "reference.db", keep_dir / "reference.db")
         on_done(i, spec, record)

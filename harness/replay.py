@@ -309,7 +309,8 @@ def replay_all(
     kept there for inspection.
     """
     before = read_tables(snapshot, replay.tables, replay.ignore_columns)
-    input_ref = inputs.reference(snapshot) if replay.check_inputs else None
+    outputs = {*inputs.OUTPUT_TABLES, *replay.tables}  # a table compared is an output too
+    input_ref = inputs.reference(snapshot, outputs) if replay.check_inputs else None
     if on_reference is not None and input_ref is not None:
         on_reference(input_ref)
     records: list[Run] = []

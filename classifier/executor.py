@@ -6,20 +6,28 @@ features of its passers only. It reads through a read-only connection owned by t
 foreign executor such as Dask's works too). The serial path calls ``evaluate_chunk`` inline on
 the writer's connection: the same code. A data error is a result, not an exception: only a dead
 or hung worker makes a future fail, and the pipeline recomputes its chunk.
+
+Worker state (the connection and the market-category map it caches) is keyed by the run's
+token, not by the path: an executor reused across runs never serves a run from an earlier run's
+connection (markets re-categorised since, or another file now at the same path). Process
+workers die with the job (``classifier.lifeline``).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
 import time
+import uuid
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from classifier import store
+from classifier import faults, store
 from classifier.config import PersonaConfig
 from classifier.features import FeatureError, Features, compute_features
+from classifier.lifeline import die_with_parent
 from classifier.stage1 import Stage1Outcome, stage1
 
 
@@ -31,6 +39,7 @@ class JobParams:
     now: int
     config: PersonaConfig
     busy_timeout: float
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # one per run
 
     @property
     def cutoff(self) -> int:
@@ -84,23 +93,60 @@ def evaluate_chunk(
 
 
 _local = threading.local()
+_opened: dict[str, list[sqlite3.Connection]] = {}  # run token -> readers opened in this process
+_opened_lock = threading.Lock()
 
 
 def _worker_reader(params: JobParams) -> store.WalletReader:
-    """This worker thread's reader on its own read-only connection, opened once."""
+    """This worker thread's reader for this run, on its own read-only connection, opened once.
+
+    A thread that meets a new run token closes its readers of earlier runs first.
+    """
     readers: dict[str, store.WalletReader] | None = getattr(_local, "readers", None)
     if readers is None:
         readers = _local.readers = {}
-    reader = readers.get(params.db_path)
+    reader = readers.get(params.token)
     if reader is None:
+        for token in list(readers):
+            _forget(token, readers.pop(token).conn)
         conn = store.open_reader(Path(params.db_path), params.busy_timeout)
-        reader = readers[params.db_path] = store.WalletReader(conn)
+        with _opened_lock:
+            _opened.setdefault(params.token, []).append(conn)
+        reader = readers[params.token] = store.WalletReader(conn)
     return reader
+
+
+def _forget(token: str, conn: sqlite3.Connection) -> None:
+    with _opened_lock:
+        conns = _opened.get(token, [])
+        if conn in conns:
+            conns.remove(conn)
+        if not conns:
+            _opened.pop(token, None)
+    conn.close()
+
+
+def close_readers(token: str) -> None:
+    """Close every reader this process opened for run ``token`` (thread workers, at run end).
+
+    The run's writes then reach the database file at the writer's close (SQLite checkpoints
+    the WAL when the last connection closes).
+    """
+    with _opened_lock:
+        conns = _opened.pop(token, [])
+    for conn in conns:
+        conn.close()
 
 
 def init_worker(params: JobParams) -> None:
     """Pool initializer: open the worker's connection before the first job."""
     _worker_reader(params)
+
+
+def init_process_worker(params: JobParams) -> None:
+    """Process pool initializer: die with the fork server (hence the job), then open."""
+    die_with_parent()
+    init_worker(params)
 
 
 def chunk_job(wallets: tuple[str, ...], params: JobParams) -> ChunkResult:
@@ -110,6 +156,7 @@ def chunk_job(wallets: tuple[str, ...], params: JobParams) -> ChunkResult:
     2-core machine: a writer that also ran Stage 1 and fed wallets one by one was starved by
     its own workers and became the bottleneck.
     """
+    faults.job_started()
     return evaluate_chunk(_worker_reader(params), wallets, params)
 
 
@@ -125,9 +172,9 @@ def make_executor(backend: str, tasks: int, params: JobParams) -> Executor:
     # forkserver: a fork is ~5 ms (spawn ~30 ms per worker) and no worker inherits the writer's
     # connection (NOTES-sqlite.md: a forked child kept using an inherited one and lost writes).
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["classifier.executor"])
+    context.set_forkserver_preload(["classifier.executor", "classifier.forkserver_guard"])
     return ProcessPoolExecutor(
-        max_workers=tasks, mp_context=context, initializer=init_worker, initargs=(params,)
+        max_workers=tasks, mp_context=context, initializer=init_process_worker, initargs=(params,)
     )
 
 

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -179,3 +180,65 @@ def test_a_pool_broken_before_a_submit_is_survived(bulk, tmp_path):
         close_pool(pool, 5.0)
     assert any("broken" in e for e in summary["workers"]["events"]), summary["workers"]
     assert dump_outputs(db) == expected
+
+
+def _wait_for_a_commit(db: Path, child: subprocess.Popen) -> None:
+    """Block until the job's progress row shows a committed chunk (progress, not time)."""
+    import sqlite3
+
+    while child.poll() is None:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            row = conn.execute(
+                "SELECT metadata FROM job_status WHERE job_name = 'persona_classification'"
+            ).fetchone()
+        except sqlite3.Error:
+            row = None
+        finally:
+            conn.close()
+        if row and json.loads(row[0]).get("phase") == "classifying":
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"the job exited ({child.returncode}) before committing a chunk")
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_job_leaves_no_process_and_ends_its_pipe(bulk, tmp_path):
+    """SIGKILL of the parallel job's main process after a chunk committed: the fork server,
+    the resource tracker and every worker exit, and a reader of its stdout reaches EOF."""
+    src, _, _ = bulk
+    db = tmp_path / "x.db"
+    shutil.copyfile(src, db)
+    cmd = [sys.executable, "-m", "persona_bench", "classify", "--db", str(db), "--now", str(NOW)]
+    env = {**os.environ, "PERSONA_BENCH_FAULT": "hang@after-commit:1"}  # hold it mid-run
+    child = subprocess.Popen(
+        [*cmd, "--tasks", "3", "--backend", "process"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,  # for the clean-up below only: the kill hits the main process
+    )
+    try:
+        _wait_for_a_commit(db, child)
+        tree = psutil.Process(child.pid).children(recursive=True)
+        names = " ".join(" ".join(p.cmdline()) for p in tree)
+        assert "forkserver" in names and "resource_tracker" in names, names
+        assert len(tree) >= 5, names  # tracker, fork server, 3 workers
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        assert child.stdout is not None
+        eof = []
+        reader = threading.Thread(target=lambda: eof.append(child.stdout.read()), daemon=True)
+        reader.start()
+        reader.join(60)
+        assert eof == [b""], "the job's stdout never reached EOF: a descendant holds it"
+        _, alive = psutil.wait_procs(tree, timeout=60)
+        assert not alive, [p.pid for p in alive]
+    finally:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()

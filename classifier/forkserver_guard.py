@@ -1,0 +1,12 @@
+"""Imported by the fork server only (a ``set_forkserver_preload`` module): it dies with the job.
+
+The fork server's own watch (EOF on a pipe from the job) does not reach the workers it forked,
+so it arms the parent-death signal at start-up; each worker arms its own against the server
+(``classifier.lifeline``). Never import this module elsewhere: importing it arms the signal.
+"""
+
+from __future__ import annotations
+
+from classifier.lifeline import die_with_parent
+
+die_with_parent()

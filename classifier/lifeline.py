@@ -1,0 +1,38 @@
+"""Worker processes die with the process that started them (Linux parent-death signal).
+
+A SIGKILLed job cannot clean up, and its process-pool workers block forever on their job queue
+(each holds both ends of the queue's pipe, so they never see EOF); with them the fork server,
+the resource tracker, the database files and the job's inherited stdout stay open, and
+``classify ... | cat`` never ends. ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` asks the kernel to kill a
+process when its parent exits: the fork server (whose parent is the job) sets it when it starts
+(``classifier.forkserver_guard``), every worker (whose parent is the fork server) in its pool
+initializer. Elsewhere than Linux this does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent() -> bool:
+    """Have the kernel SIGKILL this process when its parent exits; True when it is armed.
+
+    The kernel tracks the parent *thread* that created this process. A parent that died before
+    the call is caught by comparing the parent pid before and after.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+    if armed and os.getppid() != parent:  # orphaned already, before the signal was armed
+        os.kill(os.getpid(), signal.SIGKILL)
+    return armed

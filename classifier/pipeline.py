@@ -166,13 +166,14 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
     the same database is refused. Every connection it opens is closed on every path.
     """
     wall0, cpu0 = time.perf_counter(), _cpu_s()
-    store.check_file(opts.db_path)
-    with RunLock(opts.db_path):
-        conn = store.open_writer(opts.db_path, opts.busy_timeout)
-        try:
+    # checked (and output tables created: idempotent) before the lock, so that a file that is
+    # no database gets no lock file beside it
+    conn = store.open_writer(opts.db_path, opts.busy_timeout)
+    try:
+        with RunLock(opts.db_path):
             return _run_locked(opts, conn, executor, wall0, cpu0)
-        finally:
-            conn.close()
+    finally:
+        conn.close()  # on every path, refusals and failures included
 
 
 def _run_locked(

@@ -96,11 +96,6 @@ def is_busy(exc: sqlite3.Error) -> bool:
     return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc)
 
 
-def check_file(path: Path) -> None:
-    """Refuse a path that is not an existing SQLite database file (before anything opens it)."""
-    check_sqlite_file(path, DatabaseError)
-
-
 def _connect(path: Path, mode: str, busy_timeout: float, **kw: Any) -> sqlite3.Connection:
     """``mode=rw`` or ``mode=ro``: a URI connection never creates a missing file."""
     conn = sqlite3.connect(

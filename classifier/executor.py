@@ -95,6 +95,7 @@ def evaluate_chunk(
 _local = threading.local()
 _opened: dict[str, list[sqlite3.Connection]] = {}  # run token -> readers opened in this process
 _opened_lock = threading.Lock()
+_finished: set[str] = set()  # tokens of runs whose readers were closed (32 bytes a run)
 
 
 def _worker_reader(params: JobParams) -> store.WalletReader:
@@ -107,6 +108,10 @@ def _worker_reader(params: JobParams) -> store.WalletReader:
         readers = _local.readers = {}
     reader = readers.get(params.token)
     if reader is None:
+        if params.token in _finished:
+            # a job abandoned by its run (hung, then released) must not open a connection
+            # that nobody would close
+            raise RuntimeError("the run this job belongs to has finished")
         for token in list(readers):
             _forget(token, readers.pop(token).conn)
         conn = store.open_reader(Path(params.db_path), params.busy_timeout)
@@ -134,6 +139,7 @@ def close_readers(token: str) -> None:
     """
     with _opened_lock:
         conns = _opened.pop(token, [])
+        _finished.add(token)
     for conn in conns:
         conn.close()
 

@@ -50,3 +50,11 @@ def job_started() -> None:
         _jobs += 1
         n = _jobs
     hit(f"job:{n}")
+
+
+def reset() -> None:
+    """Forget the jobs counted and release hung threads (for in-process tests)."""
+    global _jobs
+    with _lock:
+        _jobs = 0
+    RELEASE.set()

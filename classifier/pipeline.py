@@ -213,6 +213,9 @@ def _run_locked(
             metadata=final_meta,
         )
         store.commit(conn)
+        # the run's writes into the database file itself, even when readers the run does not
+        # own (a caller's process pool) keep SQLite from checkpointing at our close
+        store.checkpoint(conn)
     except BaseException as exc:
         _mark_failed(state, exc)
         if isinstance(exc, sqlite3.Error) and store.is_busy(exc):

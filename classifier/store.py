@@ -373,6 +373,11 @@ def commit(conn: sqlite3.Connection) -> None:
     conn.execute("COMMIT")
 
 
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy the WAL into the database file, waiting for nobody (readers keep their snapshots)."""
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
 def rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         conn.execute("ROLLBACK")

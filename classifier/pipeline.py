@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from classifier import store
+from classifier import faults, store
 from classifier.config import PersonaConfig
-from classifier import faults
 from classifier.executor import (
     ChunkResult,
     JobParams,

@@ -315,7 +315,8 @@ class ChunkWrites:
 
 _CLEAR_STAGE1 = "DELETE FROM wallet_exclusions WHERE proxy_wallet = ? AND reason LIKE 'STAGE1_%'"
 _DELETE_TRAIT = "DELETE FROM wallet_persona_traits WHERE proxy_wallet = ? AND trait_key = ?"
-_UPSERT_TRAIT = """INSERT INTO wallet_persona_traits (proxy_wallet, trait_key, trait_value, computed_at)
+_UPSERT_TRAIT = """INSERT INTO wallet_persona_traits
+           (proxy_wallet, trait_key, trait_value, computed_at)
            VALUES (?, ?, ?, ?) ON CONFLICT(proxy_wallet, trait_key) DO UPDATE SET
            trait_value = excluded.trait_value, computed_at = excluded.computed_at"""
 _EXCLUDE = """INSERT OR REPLACE INTO wallet_exclusions

@@ -7,6 +7,7 @@ import os
 import shutil
 import sqlite3
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -43,10 +44,8 @@ def _open_files(db: Path) -> list[str]:
 
 def _serial_copy(db: Path, dst: Path, now: int) -> dict:
     """Serial's outputs on a copy of ``db`` (SQLite's backup: the WAL's commits included)."""
-    with sqlite3.connect(db) as a, sqlite3.connect(dst) as b:
+    with closing(sqlite3.connect(db)) as a, closing(sqlite3.connect(dst)) as b:
         a.backup(b)
-    a.close()
-    b.close()
     run(RunOptions(db_path=dst, now=now, tasks=0))
     return dump_outputs(dst)
 
@@ -78,7 +77,7 @@ def test_open_writer_closes_its_connection_when_the_input_check_refuses(tmp_path
     conn.execute("ALTER TABLE trades_raw DROP COLUMN side")
     conn.commit()
     conn.close()
-    with pytest.raises(DatabaseError, match="trades_raw.side") as info:
+    with pytest.raises(DatabaseError, match=r"trades_raw\.side") as info:
         store.open_writer(db)
     assert info.value is not None
     assert _open_files(db) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -235,10 +236,8 @@ def test_sigkill_of_the_job_leaves_no_process_and_ends_its_pipe(bulk, tmp_path):
         _, alive = psutil.wait_procs(tree, timeout=60)
         assert not alive, [p.pid for p in alive]
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         child.wait()
         if child.stdout is not None:
             child.stdout.close()

@@ -135,9 +135,7 @@ def test_a_kill_before_or_after_each_of_the_first_commits_resumes_exactly(setup,
 
 @pytest.mark.slow
 @PATHS
-def test_a_resume_killed_at_any_point_resumes_from_the_last_committed_chunk(
-    setup, tmp_path, tasks
-):
+def test_a_resume_killed_at_any_point_resumes_from_the_last_committed_chunk(setup, tmp_path, tasks):
     """A resume killed after its starting row, then before and after its own first commit,
     still continues after the last committed chunk: same rows, ids and sqlite_sequence."""
     src, cfg, expected, wallets = setup

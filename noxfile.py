@@ -95,15 +95,28 @@ def report(session: nox.Session) -> None:
     session.run("persona-bench", "report", path)
 
 
+BENCH_ARGS = (
+    "benchmarks",
+    "--benchmark-only",
+    "--benchmark-group-by=group",
+    "--benchmark-columns=min,median,max,stddev,rounds",
+)
+
+
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """pytest-benchmark suite on the prod fixture; JSON saved under .benchmarks/."""
     _install(session, "bench")
-    session.run(
-        "pytest",
-        "benchmarks",
-        "--benchmark-only",
-        "--benchmark-autosave",
-        "--benchmark-columns=min,median,max,stddev,rounds",
-        *session.posargs,
-    )
+    session.run("pytest", *BENCH_ARGS, "--benchmark-autosave", *session.posargs)
+
+
+@nox.session(default=False)
+def bench_gate(session: nox.Session) -> None:
+    """The benchmarks, failed when a median is 10% slower than the last saved run (not saved)."""
+    _install(session, "bench")
+    if not list(Path(".benchmarks").glob("*/*.json")):
+        session.error("No saved benchmark run to compare with: run nox -s bench first")
+    gate = []
+    if not any(a.startswith("--benchmark-compare-fail") for a in session.posargs):
+        gate = ["--benchmark-compare", "--benchmark-compare-fail=median:10%"]
+    session.run("pytest", *BENCH_ARGS, *gate, *session.posargs)

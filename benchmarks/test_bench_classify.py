@@ -1,7 +1,10 @@
 """Benchmarks of the classifier on the prod fixture (17,657 active wallets, ~1.43M trades).
 
     nox -s bench            # or: python3 -m pytest benchmarks --benchmark-only
+    nox -s bench_gate       # the same, failed when a median is 10% slower than the last saved run
 
+Groups: ``feature phase`` (Stage 1 and features, no writes) and ``whole run``; every benchmark's
+``extra_info`` has ``tasks``, ``backend`` and ``wallets`` so saved runs can be compared by them.
 The feature phase (Stage 1 and features of every chunk, no writes) is timed alone, inline and
 through each pool, on the read-only fixture; whole runs classify a fresh copy every round. The
 machine has 2 cores: read ratios within one run of this suite, never across runs.
@@ -56,9 +59,12 @@ def test_bench_feature_phase(
 ) -> None:
     """Stage 1 and features for all 17,657 wallets (about 1,100 reach features)."""
     path, now = prod_db
+    benchmark.group = "feature phase"
+    benchmark.extra_info.update(tasks=tasks, backend=backend, fixture="prod")
     passers = benchmark.pedantic(
         _feature_phase, args=(path, now, tasks, backend), rounds=5, iterations=1, warmup_rounds=1
     )
+    benchmark.extra_info["wallets"] = passers
     assert passers > 1000
 
 
@@ -68,9 +74,14 @@ def test_bench_whole_run(
 ) -> None:
     """A whole classification (writes included) of a fresh copy of prod, processes backend."""
     _, now = prod_db
+    benchmark.group = "whole run"
+    benchmark.extra_info.update(
+        tasks=tasks, backend="serial" if tasks == 0 else "process", fixture="prod"
+    )
 
     def classify(db: Path) -> dict[str, Any]:
         return run(RunOptions(db_path=db, now=now, tasks=tasks, backend="process"))
 
     summary = benchmark.pedantic(classify, setup=fresh_copy, rounds=3, iterations=1)
+    benchmark.extra_info["wallets"] = summary["counters"]["processed"]
     assert summary["counters"]["stage1_no_trades"] == 15_212

@@ -31,6 +31,8 @@ def _fresh(folder: Path, profile: str) -> Callable[[], tuple[tuple[Any, ...], di
 
 def test_bench_generate_tiny(benchmark: Any, tmp_path: Path) -> None:
     """Writing the tiny profile (~200 wallets, ~60k trades)."""
+    benchmark.group = "fixture"
+    benchmark.extra_info.update(profile="tiny")
     meta = benchmark.pedantic(generate, setup=_fresh(tmp_path, "tiny"), rounds=5, iterations=1)
     assert meta["profile"] == "tiny"
 
@@ -38,5 +40,7 @@ def test_bench_generate_tiny(benchmark: Any, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_bench_generate_prod(benchmark: Any, tmp_path: Path) -> None:
     """Writing the prod profile (17,687 wallets, ~1.5M trades, ~1 GB); issue 4 allows 60 s."""
+    benchmark.group = "fixture"
+    benchmark.extra_info.update(profile="prod")
     meta = benchmark.pedantic(generate, setup=_fresh(tmp_path, "prod"), rounds=3, iterations=1)
     assert int(meta["rows"].split("trades_raw ")[1].split(",")[0]) > 1_000_000

@@ -1,12 +1,13 @@
-"""Statistics of one validation: a ``results.json`` dict reduced to figures and a recommendation.
+"""Statistics of one validation: ``Results`` reduced to figures and a recommendation.
 
-Pure functions of the results dict (``docs/contracts.md``): the median and min-max of every
-configuration, speed-ups over the serial median with their range across rounds, parallel
-efficiency, the A/A noise floor, the phase breakdown and the Amdahl bound it implies, and what to
-deploy. No I/O and no matplotlib: ``harness.report`` renders what this module computes.
+Pure functions of ``Results`` (``harness.results``; a dict is validated into one first): the
+median and min-max of every configuration, speed-ups over the serial median with their range
+across rounds, parallel efficiency, the A/A noise floor, the phase breakdown and the Amdahl bound
+it implies, and what to deploy. No I/O and no matplotlib: ``harness.report`` renders what this
+module computes.
 
     harness.HarnessError
-     └── ResultsError    the dict is not a validate results file this module can read
+     └── harness.results.ResultsError   not a results file this module can read (re-exported)
 """
 
 from __future__ import annotations
@@ -16,16 +17,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from harness import HarnessError
+from harness.results import Results, ResultsError, Run, as_results
 
 SERIAL = "serial"
 PHASES = ("stage1_s", "features_s", "classify_s", "write_s", "other_s")
 Effect = Literal["gain", "none", "slower"]
 Kind = Literal["deploy", "keep_serial", "do_not_deploy", "no_data"]
-
-
-class ResultsError(HarnessError):
-    """A results dict without what the report needs (wrong kind, schema version or shape)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,8 +50,8 @@ class ConfigStats:
 
     label: str
     tasks: int
-    runs: tuple[Mapping[str, Any], ...]  # every run of this configuration, failed ones included
-    ok_runs: tuple[Mapping[str, Any], ...]  # the runs that did not fail
+    runs: tuple[Run, ...]  # every run of this configuration, failed ones included
+    ok_runs: tuple[Run, ...]  # the runs that did not fail
     wall: Spread | None
     cpu: Spread | None
     pss: Spread | None
@@ -115,8 +112,9 @@ class Recommendation:
 
 @dataclass(frozen=True, kw_only=True)
 class Analysis:
-    """Everything the report shows, computed once."""
+    """Everything the console, the report and the baseline gate show, computed once."""
 
+    results: Results
     serial: ConfigStats
     parallel: tuple[ConfigStats, ...]
     cores: int | None
@@ -127,7 +125,7 @@ class Analysis:
     serial_fraction: float | None  # share of the serial wall outside the pool's work
     red: bool  # the determinism verdict failed (a mismatch or a failed run)
     mismatch_lines: tuple[str, ...]
-    failed_runs: tuple[Mapping[str, Any], ...]
+    failed_runs: tuple[Run, ...]
     recommendation: Recommendation
 
     def amdahl(self, tasks: int) -> float | None:
@@ -149,62 +147,44 @@ def num(mapping: Mapping[str, Any] | None, key: str) -> float | None:
     return float(value) if value == value and abs(value) != float("inf") else None
 
 
-def config_label(run: Mapping[str, Any]) -> str:
+def config_label(run: Run) -> str:
     """``serial`` for both runs of the A/A pair, the run's own label (``tasks=N``) otherwise."""
-    if run.get("mode") == "serial" or str(run.get("label", "")).startswith("serial"):
+    if run.mode == "serial" or run.label.startswith("serial"):
         return SERIAL
-    return str(run.get("label") or f"tasks={run.get('tasks')}")
+    return run.label or f"tasks={run.tasks}"
 
 
-def is_ok(run: Mapping[str, Any]) -> bool:
-    """A run that completed and has a wall time."""
-    return not run.get("failed") and num(run, "wall_s") is not None
-
-
-def check_results(results: Any) -> None:
-    """Raise ``ResultsError`` unless ``results`` looks like a validate results dict."""
-    if not isinstance(results, Mapping):
-        raise ResultsError(f"results must be a JSON object (got {type(results).__name__})")
-    kind = results.get("kind", "persona-bench.validate")
-    if kind != "persona-bench.validate":
-        raise ResultsError(f"not a validate results file (kind {kind!r})")
-    version = results.get("schema_version")
-    if version != 1:
-        raise ResultsError(f"unsupported results schema_version {version!r} (expected 1)")
-    runs = results.get("runs")
-    if not isinstance(runs, list) or not all(isinstance(r, Mapping) for r in runs):
-        raise ResultsError("results has no list of runs")
-    if not any(config_label(r) == SERIAL for r in runs):
-        raise ResultsError("results has no serial run: nothing to compare against")
-
-
-def group_runs(results: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
+def group_runs(runs: Sequence[Run]) -> dict[str, list[Run]]:
     """Runs by configuration label, serial first, then by task count."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for run in results["runs"]:
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
         groups.setdefault(config_label(run), []).append(run)
-    return dict(sorted(groups.items(), key=lambda kv: (kv[0] != SERIAL, _tasks(kv[1]), kv[0])))
+    return dict(sorted(groups.items(), key=lambda kv: (kv[0] != SERIAL, kv[1][0].tasks, kv[0])))
 
 
-def noise_of(serial_runs: Sequence[Mapping[str, Any]]) -> Noise:
+def noise_of(serial_runs: Sequence[Run]) -> Noise:
     """The A/A noise: per round, |a - b| / min(a, b) of the round's two serial walls."""
-    by_round: dict[Any, list[float]] = {}
+    by_round: dict[int, list[float]] = {}
     for run in serial_runs:
-        if is_ok(run):
-            by_round.setdefault(run.get("round"), []).append(num(run, "wall_s") or 0.0)
+        if run.ok and run.wall_s is not None:
+            by_round.setdefault(run.round, []).append(run.wall_s)
     per_round = tuple(
-        abs(w[0] - w[1]) / min(w[0], w[1]) for w in by_round.values() if len(w) >= 2 and min(w) > 0
+        abs(w[0] - w[1]) / min(w[0], w[1])
+        for _, w in sorted(by_round.items())
+        if len(w) >= 2 and min(w) > 0
     )
-    walls = [num(r, "wall_s") or 0.0 for r in serial_runs if is_ok(r)]
+    walls = [r.wall_s for r in serial_runs if r.ok and r.wall_s is not None]
     rel = statistics.median(per_round) if per_round else None
     return Noise(rel=rel, per_round=per_round, serial=Spread.of(walls))
 
 
-def analyse(results: Mapping[str, Any]) -> Analysis:
-    """Reduce a results dict to the figures of the report (raises ``ResultsError``)."""
-    check_results(results)
-    groups = group_runs(results)
-    metadata = results.get("metadata") or {}
+def analyse(results: Results | Mapping[str, Any]) -> Analysis:
+    """Reduce results (or a results dict, validated first) to figures (raises ``ResultsError``)."""
+    results = as_results(results)
+    if not any(config_label(r) == SERIAL for r in results.runs):
+        raise ResultsError("results has no serial run: nothing to compare against")
+    groups = group_runs(results.runs)
+    metadata = results.metadata
     cores = int(metadata["cpu_count"]) if num(metadata, "cpu_count") else None
     noise = noise_of(groups[SERIAL])
     serial = _stats(SERIAL, groups[SERIAL])
@@ -221,15 +201,12 @@ def analyse(results: Mapping[str, Any]) -> Analysis:
         # the pool's jobs run Stage 1 and the features of a chunk: that is what parallelises
         pooled = sum(serial_breakdown.phases.get(p, 0.0) for p in ("stage1_s", "features_s"))
         fraction = min(max(1.0 - pooled / serial_breakdown.wall, 0.0), 1.0)
-    failed = tuple(r for r in results["runs"] if not is_ok(r))
-    verdict = results.get("verdict") or {}
-    red = (
-        verdict.get("identical") is False
-        or bool(failed)
-        or any(r.get("identical") is False for r in results["runs"])
-    )
-    mismatch_lines = _mismatch_lines(verdict.get("mismatches") or [])
+    failed = tuple(r for r in results.runs if not r.ok)
+    verdict = results.verdict
+    red = not verdict.identical or bool(failed) or any(r.identical is False for r in results.runs)
+    mismatch_lines = _mismatch_lines(verdict.mismatches)
     partial = Analysis(
+        results=results,
         serial=serial,
         parallel=parallel,
         cores=cores,
@@ -255,9 +232,7 @@ def recommend(a: Analysis) -> Recommendation:
                 headline="do not deploy: outputs differ",
                 reasons=a.mismatch_lines,
             )
-        lines = tuple(
-            f"{r.get('label')} round {r.get('round')}: {_failure(r)}" for r in a.failed_runs
-        )
+        lines = tuple(f"{r.label} round {r.round}: {_failure(r)}" for r in a.failed_runs)
         return Recommendation(
             kind="do_not_deploy",
             headline=f"do not deploy: {len(a.failed_runs)} run(s) failed"
@@ -292,7 +267,7 @@ def recommend(a: Analysis) -> Recommendation:
     # less memory, for a difference nobody can measure
     limit = _median(fastest) * (1.0 + noise)
     chosen = min((c for c in gains if _median(c) <= limit), key=lambda c: c.tasks)
-    memory = max((int(num(r, "peak_pss_bytes") or 0) for r in chosen.ok_runs), default=0)
+    memory = max((r.peak_pss_bytes or 0 for r in chosen.ok_runs), default=0)
     reasons = [
         f"{chosen.label}: median speed-up {_x(chosen.speedup)} ({_x(chosen.speedup_low)} to "
         f"{_x(chosen.speedup_high)} across rounds), beyond the A/A noise of ±{noise:.1%}",
@@ -315,26 +290,21 @@ def _median(c: ConfigStats) -> float:
     return c.wall.median if c.wall is not None else float("inf")
 
 
-def _tasks(runs: Sequence[Mapping[str, Any]]) -> int:
-    values = [int(t) for r in runs if (t := num(r, "tasks")) is not None]
-    return values[0] if values else 0
-
-
-def _stats(label: str, runs: Sequence[Mapping[str, Any]]) -> ConfigStats:
-    ok = tuple(r for r in runs if is_ok(r))
+def _stats(label: str, runs: Sequence[Run]) -> ConfigStats:
+    ok = tuple(r for r in runs if r.ok)
 
     def spread(key: str) -> Spread | None:
-        return Spread.of([v for r in ok if (v := num(r, key)) is not None])
+        return Spread.of([float(v) for r in ok if (v := getattr(r, key)) is not None])
 
     return ConfigStats(
         label=label,
-        tasks=0 if label == SERIAL else _tasks(runs),
+        tasks=0 if label == SERIAL else runs[0].tasks,
         runs=tuple(runs),
         ok_runs=ok,
         wall=spread("wall_s"),
         cpu=spread("cpu_s"),
         pss=spread("peak_pss_bytes"),
-        identical=bool(runs) and all(is_ok(r) and r.get("identical") is not False for r in runs),
+        identical=bool(runs) and all(r.ok and r.identical is not False for r in runs),
     )
 
 
@@ -347,7 +317,7 @@ def _with_speedup(c: ConfigStats, serial: ConfigStats, noise: float) -> ConfigSt
     """
     if c.wall is None or serial.wall is None or c.wall.median <= 0:
         return c
-    ratios = [serial.wall.median / w for r in c.ok_runs if (w := num(r, "wall_s") or 0.0) > 0]
+    ratios = [serial.wall.median / w for r in c.ok_runs if (w := r.wall_s or 0.0) > 0]
     low, high = min(ratios), max(ratios)
     effect: Effect = "gain" if low > 1 + noise else "slower" if high < 1 - noise else "none"
     return replace(
@@ -362,22 +332,22 @@ def _with_speedup(c: ConfigStats, serial: ConfigStats, noise: float) -> ConfigSt
 def _breakdown(c: ConfigStats) -> Breakdown | None:
     """The phases of the configuration's median-wall run that carries the job's summary."""
     runs = sorted(
-        (r for r in c.ok_runs if isinstance(r.get("summary"), Mapping)),
-        key=lambda r: num(r, "wall_s") or 0.0,
+        (r for r in c.ok_runs if r.summary is not None),
+        key=lambda r: (r.wall_s or 0.0, r.round, r.order),
     )
-    runs = [r for r in runs if isinstance(r["summary"].get("phases"), Mapping)]
+    runs = [r for r in runs if isinstance((r.summary or {}).get("phases"), Mapping)]
     if not runs:
         return None
     run = runs[(len(runs) - 1) // 2]
-    summary = run["summary"]
-    wall = num(run, "wall_s") or 0.0
+    summary = run.summary or {}
+    wall = run.wall_s or 0.0
     phases = {p: num(summary["phases"], p) or 0.0 for p in PHASES}
     inner = num(summary, "wall_s")
     phases["startup_s"] = max(wall - (inner if inner is not None else sum(phases.values())), 0.0)
     workers = summary.get("workers")
     return Breakdown(
         label=c.label,
-        round=run.get("round"),
+        round=run.round,
         wall=wall,
         phases=phases,
         utilization=num(workers, "utilization") if c.tasks else None,
@@ -402,10 +372,12 @@ def _mismatch_lines(mismatches: Sequence[Any], limit: int = 12) -> tuple[str, ..
     return tuple(lines)
 
 
-def _failure(run: Mapping[str, Any]) -> str:
-    if run.get("timed_out"):
+def _failure(run: Run) -> str:
+    if run.failure:  # the harness's own words (e.g. "changed its input tables: ...")
+        return run.failure
+    if run.timed_out:
         return "timed out"
-    code = run.get("exit_code")
+    code = run.exit_code
     return f"exit code {code}" if code not in (None, 0) else "wrote nothing"
 
 

@@ -18,32 +18,77 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from harness import HarnessError
-from harness.analysis import Analysis, ConfigStats, ResultsError, analyse
+from harness.analysis import Analysis, ConfigStats, analyse
+from harness.results import Results, ResultsError, read_results
 
 HELP = "Compare two validate results.json; exit 1 when a configuration regressed."
 MACHINE_KEYS = ("cpu_model", "cpu_count", "hostname")
 REGRESSED = "❌ REGRESSED"
+Change = Literal["regressed", "faster", "same", "only_old", "only_new", "no_old", "failed_now"]
+VERDICT_TEXT: dict[str, str] = {
+    "regressed": REGRESSED,
+    "failed_now": f"{REGRESSED} (every new run failed)",
+    "faster": "✅ faster",
+    "same": "✅ same (within threshold and noise)",
+    "only_old": "only in old",
+    "only_new": "only in new",
+    "no_old": "no old measurement",
+}
 
 
 class OtherMachineError(HarnessError):
     """The two results were measured on different machines."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class ConfigChange:
+    """One configuration, old against new."""
+
+    label: str
+    old: ConfigStats | None
+    new: ConfigStats | None
+    change: Change
+    relative: float | None  # (new median - old median) / old median
+
+    @property
+    def regressed(self) -> bool:
+        """Slower beyond threshold and noise, or every new run failed."""
+        return self.change in ("regressed", "failed_now")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Comparison:
+    """The baseline gate's structured verdict; ``render_comparison`` turns it into Markdown."""
+
+    old: Analysis
+    new: Analysis
+    threshold: float
+    noise: float  # the larger A/A noise of the two
+    other_machine: tuple[str, ...]  # differences, when allowed
+    configs: tuple[ConfigChange, ...]
+
+    @property
+    def regressed(self) -> bool:
+        """Whether any configuration regressed."""
+        return any(c.regressed for c in self.configs)
+
+
 def compare_results(
-    old: Mapping[str, Any],
-    new: Mapping[str, Any],
+    old: Results | Mapping[str, Any] | Analysis,
+    new: Results | Mapping[str, Any] | Analysis,
     threshold: float = 0.10,
     allow_other_machine: bool = False,
-) -> tuple[str, bool]:
-    """A Markdown table comparing ``new`` with ``old``, and whether any configuration regressed."""
+) -> Comparison:
+    """Compare ``new`` with ``old`` configuration by configuration (raises on bad input)."""
     if not threshold >= 0:
         raise ResultsError(f"threshold must be >= 0 (got {threshold})")
     before, after = _analyse("old", old), _analyse("new", new)
-    differ = _machine_differences(old, new)
+    differ = _machine_differences(before.results, after.results)
     if differ and not allow_other_machine:
         raise OtherMachineError(
             "results come from different machines ("
@@ -51,54 +96,65 @@ def compare_results(
             + "): timings are not comparable; pass --allow-other-machine to compare anyway"
         )
     noise = max(before.noise.band, after.noise.band)
-    old_configs = _configs(before)
-    new_configs = _configs(after)
-    rows: list[list[str]] = []
-    regressed = False
-    for label in sorted(old_configs.keys() | new_configs.keys(), key=_order):
-        verdict, bad = _verdict(old_configs.get(label), new_configs.get(label), threshold, noise)
-        regressed |= bad
-        rows.append(
-            [
-                label,
-                _cell(old_configs.get(label)),
-                _cell(new_configs.get(label)),
-                _change(old_configs.get(label), new_configs.get(label)),
-                verdict,
-            ]
-        )
+    old_configs, new_configs = _configs(before), _configs(after)
+    configs = tuple(
+        _change(label, old_configs.get(label), new_configs.get(label), threshold, noise)
+        for label in sorted(old_configs.keys() | new_configs.keys(), key=_order)
+    )
+    return Comparison(
+        old=before,
+        new=after,
+        threshold=threshold,
+        noise=noise,
+        other_machine=tuple(differ),
+        configs=configs,
+    )
+
+
+def render_comparison(c: Comparison) -> str:
+    """The comparison as a Markdown table, ending with the verdict line."""
     lines = []
-    if differ:
+    if c.other_machine:
         lines.append(
             "**⚠ Other machine (--allow-other-machine): timings are not comparable: "
-            + "; ".join(differ)
+            + "; ".join(c.other_machine)
             + "**"
         )
         lines.append("")
     lines += [
-        f"Baseline comparison: old {_stamp(old)} → new {_stamp(new)}; threshold "
-        f"{threshold:.0%}, noise ±{before.noise.band:.1%} (old) / ±{after.noise.band:.1%} (new).",
+        f"Baseline comparison: old {_stamp(c.old.results)} → new {_stamp(c.new.results)}; "
+        f"threshold {c.threshold:.0%}, noise ±{c.old.noise.band:.1%} (old) / "
+        f"±{c.new.noise.band:.1%} (new).",
         "",
         "| configuration | old median (min to max) | new median (min to max) | change | verdict |",
         "| --- | --- | --- | --- | --- |",
     ]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    if after.red:
+    for row in c.configs:
+        cells = [
+            row.label,
+            _cell(row.old),
+            _cell(row.new),
+            "-" if row.relative is None else f"{row.relative:+.1%}",
+            VERDICT_TEXT[row.change],
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    if c.new.red:
         lines += ["", "Note: the new results' determinism verdict is red (see its report)."]
-    lines += ["", f"**{'Regression' if regressed else 'No regression'}.**"]
-    return "\n".join(lines) + "\n", regressed
+    lines += ["", f"**{'Regression' if c.regressed else 'No regression'}.**"]
+    return "\n".join(lines) + "\n"
 
 
-def _analyse(which: str, results: Mapping[str, Any]) -> Analysis:
+def _analyse(which: str, results: Results | Mapping[str, Any] | Analysis) -> Analysis:
+    if isinstance(results, Analysis):
+        return results
     try:
         return analyse(results)
     except ResultsError as exc:
         raise ResultsError(f"{which} results: {exc}") from None
 
 
-def _machine_differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    a: Mapping[str, Any] = old.get("metadata") or {}
-    b: Mapping[str, Any] = new.get("metadata") or {}
+def _machine_differences(old: Results, new: Results) -> list[str]:
+    a, b = old.metadata, new.metadata
     return [f"{k} {a.get(k)!r} vs {b.get(k)!r}" for k in MACHINE_KEYS if a.get(k) != b.get(k)]
 
 
@@ -113,24 +169,28 @@ def _order(label: str) -> tuple[int, int, str]:
     return (1, int(digits) if digits.isdigit() else 0, label)
 
 
-def _verdict(
-    old: ConfigStats | None, new: ConfigStats | None, threshold: float, noise: float
-) -> tuple[str, bool]:
-    """The verdict cell and whether it is a regression."""
+def _change(
+    label: str, old: ConfigStats | None, new: ConfigStats | None, threshold: float, noise: float
+) -> ConfigChange:
+    """How one configuration changed."""
+
+    def made(change: Change, relative: float | None = None) -> ConfigChange:
+        return ConfigChange(label=label, old=old, new=new, change=change, relative=relative)
+
     if new is None:
-        return "only in old", False
+        return made("only_old")
     if old is None:
-        return "only in new", False
+        return made("only_new")
     if old.wall is None:
-        return "no old measurement", False
+        return made("no_old")
     if new.wall is None:
-        return f"{REGRESSED} (every new run failed)", True
+        return made("failed_now")
     change = (new.wall.median - old.wall.median) / old.wall.median
     if new.wall.low > old.wall.high and change > threshold + noise:
-        return REGRESSED, True
+        return made("regressed", change)
     if new.wall.high < old.wall.low and -change > threshold + noise:
-        return "✅ faster", False
-    return "✅ same (within threshold and noise)", False
+        return made("faster", change)
+    return made("same", change)
 
 
 def _cell(c: ConfigStats | None) -> str:
@@ -141,15 +201,9 @@ def _cell(c: ConfigStats | None) -> str:
     return f"{c.wall.median:.2f} s ({c.wall.low:.2f} to {c.wall.high:.2f})"
 
 
-def _change(old: ConfigStats | None, new: ConfigStats | None) -> str:
-    if old is None or new is None or old.wall is None or new.wall is None:
-        return "-"
-    return f"{(new.wall.median - old.wall.median) / old.wall.median:+.1%}"
-
-
-def _stamp(results: Mapping[str, Any]) -> str:
-    meta: Mapping[str, Any] = results.get("metadata") or {}
-    return f"{results.get('name', '?')} {results.get('created_at', '?')} ({meta.get('git_commit')})"
+def _stamp(results: Results) -> str:
+    commit = results.metadata.get("git_commit")
+    return f"{results.name or '?'} {results.created_at or '?'} ({commit})"
 
 
 def _threshold(text: str) -> float:
@@ -183,13 +237,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the comparison table; 1 on a regression."""
-    from harness.report import load_results
-
-    table, regressed = compare_results(
-        load_results(args.old),
-        load_results(args.new),
+    comparison = compare_results(
+        read_results(args.old),
+        read_results(args.new),
         threshold=args.threshold,
         allow_other_machine=args.allow_other_machine,
     )
-    print(table, end="", flush=True)
-    return 1 if regressed else 0
+    print(render_comparison(comparison), end="", flush=True)
+    return 1 if comparison.regressed else 0

@@ -7,14 +7,16 @@ validation never looks hung) and a final line stays for each run; when stderr is
 
 from __future__ import annotations
 
-import statistics
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, TextIO
 
+from harness.analysis import Analysis, ConfigStats
+from harness.inputs import describe
 from harness.replay import RunSpec
+from harness.results import Run
 
 TICK_S = 0.2
 
@@ -23,13 +25,13 @@ def _mib(value: float | None) -> str:
     return "-" if not value else f"{value / 2**20:.0f} MiB"
 
 
-def outcome(record: Mapping[str, Any]) -> str:
+def outcome(run: Run) -> str:
     """One word or phrase for a finished run."""
-    if record.get("failed"):
-        return f"FAILED ({record.get('failure')})"
-    if record.get("identical") is False:
-        return "MISMATCH (" + ", ".join(record.get("diff") or {}) + ")"
-    if record.get("identical") is None:
+    if run.failed:
+        return f"FAILED ({run.failure})"
+    if run.identical is False:
+        return "MISMATCH (" + ", ".join(run.diff or {}) + ")"
+    if run.identical is None:
         return "not compared"
     return "identical"
 
@@ -69,44 +71,22 @@ class Progress:
             self._thread = threading.Thread(target=self._tick, daemon=True)
             self._thread.start()
 
-    def done(self, index: int, spec: RunSpec, record: Mapping[str, Any]) -> None:
+    def done(self, index: int, spec: RunSpec, run: Run) -> None:
         """A run ended: its final line."""
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
             self._thread = None
         self._line(
-            f"{self._head} {record.get('wall_s', 0.0):.1f} s wall, "
-            f"{record.get('cpu_s', 0.0):.1f} s CPU, {_mib(record.get('peak_pss_bytes'))} "
-            f"peak PSS: {outcome(record)}",
+            f"{self._head} {run.wall_s or 0.0:.1f} s wall, "
+            f"{run.cpu_s or 0.0:.1f} s CPU, {_mib(run.peak_pss_bytes)} "
+            f"peak PSS: {outcome(run)}",
             final=True,
         )
 
     def note(self, text: str) -> None:
         """A line about something other than a run (snapshot, fixture)."""
         self._line(text, final=True)
-
-
-def _configs(runs: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
-    """Runs by configuration: serial first, then task counts ascending."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
-    for run in sorted(runs, key=lambda r: (r.get("tasks", 0), r.get("round", 0))):
-        key = "serial" if run.get("mode") == "serial" else str(run.get("label"))
-        groups.setdefault(key, []).append(run)
-    return groups
-
-
-def aa_noise(runs: Sequence[Mapping[str, Any]]) -> float | None:
-    """The largest relative gap between the two serial runs of a round (the A/A noise floor)."""
-    gaps = []
-    by_round: dict[Any, list[float]] = {}
-    for r in runs:
-        if r.get("mode") == "serial" and not r.get("failed"):
-            by_round.setdefault(r.get("round"), []).append(float(r["wall_s"]))
-    for walls in by_round.values():
-        if len(walls) == 2 and sum(walls) > 0:
-            gaps.append(abs(walls[0] - walls[1]) / (sum(walls) / 2))
-    return max(gaps) if gaps else None
 
 
 def _example_lines(diff: Mapping[str, Any]) -> list[str]:
@@ -126,52 +106,58 @@ def _example_lines(diff: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def summary_table(results: Mapping[str, Any]) -> str:
-    """The console summary: one row per configuration, then the verdict."""
-    runs = results["runs"]
-    groups = _configs(runs)
-    serial_ok = [float(r["wall_s"]) for r in groups.get("serial", []) if not r.get("failed")]
-    serial_median = statistics.median(serial_ok) if serial_ok else None
+def _row(c: ConfigStats, serial: ConfigStats) -> tuple[str, ...]:
+    wall = c.wall
+    if c.tasks and c.speedup is not None:
+        speed = f"{c.speedup:.2f}x"
+    elif c is serial and wall is not None:
+        speed = "1.00x"
+    else:
+        speed = "-"
+    return (
+        c.label,
+        f"{len(c.ok_runs)}/{len(c.runs)}",
+        f"{wall.median:.2f} s ({wall.low:.2f}-{wall.high:.2f})" if wall else "-",
+        speed,
+        f"{c.cpu.median:.2f} s" if c.cpu else "-",
+        _mib(c.pss.median) if c.pss else "-",
+        f"{sum(r.identical is True for r in c.runs)}/{len(c.runs)}",
+    )
+
+
+def summary_table(a: Analysis) -> str:
+    """The console summary of an analysis: one row per configuration, then the verdict."""
+    results = a.results
+    runs = results.runs
     header = ("configuration", "ok", "wall median (min-max)", "speed-up", "CPU", "peak PSS", "same")
-    rows = [header]
-    for label, group in groups.items():
-        ok = [r for r in group if not r.get("failed")]
-        walls = [float(r["wall_s"]) for r in ok]
-        median = statistics.median(walls) if walls else None
-        rows.append(
-            (
-                label,
-                f"{len(ok)}/{len(group)}",
-                f"{median:.2f} s ({min(walls):.2f}-{max(walls):.2f})" if median else "-",
-                f"{serial_median / median:.2f}x" if median and serial_median else "-",
-                f"{statistics.median(float(r['cpu_s']) for r in ok):.2f} s" if ok else "-",
-                _mib(statistics.median(r["peak_pss_bytes"] for r in ok)) if ok else "-",
-                f"{sum(r.get('identical') is True for r in group)}/{len(group)}",
-            )
-        )
+    rows = [header] + [_row(c, a.serial) for c in (a.serial, *a.parallel)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    verdict = results["verdict"]
-    noise = aa_noise(runs)
-    settings = results["settings"]
+    verdict = results.verdict
+    settings = results.settings
+    noise = a.noise
     lines += [
         "",
-        f"A/A noise (serial vs serial, worst round): {noise:.1%}"
-        if noise is not None
-        else "A/A noise: n/a",
-        f"compared: {', '.join(settings['tables'])}; ignored columns: "
-        + (", ".join(settings["ignore_columns"]) or "none"),
-        f"reference: {verdict['reference']}",
+        f"A/A noise (serial vs serial, median over {len(noise.per_round)} rounds of "
+        f"|a - b| / min(a, b)): {noise.rel:.1%}"
+        if noise.rel is not None
+        else "A/A noise: n/a (no complete serial pair)",
+        f"recommendation: {a.recommendation.headline}",
+        f"compared: {', '.join(settings.get('tables') or [])}; ignored columns: "
+        + (", ".join(settings.get("ignore_columns") or []) or "none"),
+        f"reference: {verdict.reference}",
     ]
-    if verdict["identical"]:
+    if results.input_check:
+        lines.insert(-1, describe(results.input_check))
+    if verdict.identical:
         lines.append(f"VERDICT: identical ({len(runs)} runs)")
     else:
         lines.append(
-            f"VERDICT: NOT identical: {verdict['mismatched_runs']} mismatched, "
-            f"{verdict['failed_runs']} failed of {len(runs)} runs"
+            f"VERDICT: NOT identical: {verdict.mismatched_runs} mismatched, "
+            f"{verdict.failed_runs} failed of {len(runs)} runs"
         )
-        for m in verdict["mismatches"][:5]:
+        for m in verdict.mismatches[:5]:
             for table, d in m["tables"].items():
                 lines.append(
                     f"  round {m['round']} {m['label']}: {table}: {d.get('differ', 0)} differ, "
@@ -180,9 +166,9 @@ def summary_table(results: Mapping[str, Any]) -> str:
                 )
                 lines += [f"    {line}" for line in _example_lines(d)]
         for r in runs:
-            if r.get("failed"):
-                lines.append(f"  round {r['round']} {r['label']}: {r.get('failure')}")
+            if r.failed:
+                lines.append(f"  round {r.round} {r.label}: {r.failure}")
     return "\n".join(lines)
 
 
-__all__ = ["Progress", "aa_noise", "outcome", "summary_table"]
+__all__ = ["Progress", "outcome", "summary_table"]

@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.analysis import Analysis, ConfigStats, num
-from harness.baseline import REGRESSED
+from harness.baseline import Comparison, render_comparison
+from harness.inputs import describe
+from harness.results import Results
 
 TITLE = "# Persona Classification Parallelization - Performance Validation"
 OK, BAD = "✅", "❌"
@@ -28,18 +30,16 @@ EFFECT_TEXT = {"gain": "gain", "none": "no measurable difference", "slower": "sl
 
 
 def render_markdown(
-    a: Analysis,
-    results: Mapping[str, Any],
-    plots: Sequence[str] = (),
-    comparison: str | None = None,
+    a: Analysis, plots: Sequence[str] = (), comparison: Comparison | None = None
 ) -> str:
     """The whole report as Markdown (``plots``: file names of the PNGs written beside it)."""
-    meta: Mapping[str, Any] = results.get("metadata") or {}
+    results = a.results
+    meta = results.metadata
     sections = [
         _header(a, results, meta),
         _implementation(a, results, meta),
         _environment(meta),
-        _database(results.get("snapshot") or {}),
+        _database(results.snapshot),
         "## Performance Measurements",
         _serial(a),
         _parallel(a, plots),
@@ -47,12 +47,12 @@ def render_markdown(
         "## Analysis",
         _noise(a),
         _recommendation(a, meta),
-        _mismatches(results.get("verdict") or {}),
+        _mismatches(results.verdict.mismatches),
         _failed(a),
-        _ignored(results.get("settings") or {}),
+        _ignored(results.settings, results.input_check),
     ]
     if comparison is not None:
-        sections.append("## Baseline Comparison\n\n" + comparison.strip())
+        sections.append("## Baseline Comparison\n\n" + render_comparison(comparison).strip())
     sections.append(_conclusion(a, results, comparison))
     return "\n\n".join(s.strip() for s in sections if s) + "\n"
 
@@ -60,7 +60,7 @@ def render_markdown(
 # ---- sections ------------------------------------------------------------------------------
 
 
-def _header(a: Analysis, results: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
+def _header(a: Analysis, results: Results, meta: Mapping[str, Any]) -> str:
     verdict = (
         f"{BAD} outputs differ or runs failed"
         if a.red
@@ -70,8 +70,8 @@ def _header(a: Analysis, results: Mapping[str, Any], meta: Mapping[str, Any]) ->
         [
             TITLE,
             "",
-            f"**Date:** {_text(results.get('created_at'))}  ",
-            f"**Name:** {_text(results.get('name'))}  ",
+            f"**Date:** {_text(results.created_at)}  ",
+            f"**Name:** {_text(results.name)}  ",
             f"**Commit:** {_text(meta.get('git_commit'))}"
             f"{' (with local changes)' if meta.get('git_dirty') else ''} "
             f"(persona-bench {_text(meta.get('package_version'))})  ",
@@ -81,8 +81,8 @@ def _header(a: Analysis, results: Mapping[str, Any], meta: Mapping[str, Any]) ->
     )
 
 
-def _implementation(a: Analysis, results: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
-    settings: Mapping[str, Any] = results.get("settings") or {}
+def _implementation(a: Analysis, results: Results, meta: Mapping[str, Any]) -> str:
+    settings = results.settings
     summary = _summary(a.serial)
     config: Mapping[str, Any] = summary.get("config") or {}
     keys = ("parallel_enabled", "parallel_tasks", "parallel_backend", "chunk_size")
@@ -296,9 +296,9 @@ def _recommendation(a: Analysis, meta: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _mismatches(verdict: Mapping[str, Any], runs: int = 3, examples: int = 3) -> str:
+def _mismatches(mismatches: Sequence[Mapping[str, Any]], runs: int = 3, examples: int = 3) -> str:
     """The first differing rows of the first mismatched runs, expected against got."""
-    found = [m for m in verdict.get("mismatches") or [] if isinstance(m, Mapping)]
+    found = [m for m in mismatches if isinstance(m, Mapping)]
     if not found:
         return ""
     rows = []
@@ -332,34 +332,36 @@ def _failed(a: Analysis) -> str:
         return "## Failed Runs\n\nNone."
     rows = [
         [
-            _text(r.get("label")),
-            _text(r.get("round")),
-            _text(r.get("exit_code")),
-            "yes" if r.get("timed_out") else "no",
-            _secs(num(r, "wall_s")),
+            _text(r.label),
+            _text(r.round),
+            _text(r.exit_code),
+            "yes" if r.timed_out else "no",
+            _secs(r.wall_s),
         ]
         for r in a.failed_runs
     ]
     text = "## Failed Runs\n\n" + _table(["run", "round", "exit status", "timed out", "wall"], rows)
     for r in a.failed_runs:
-        tail = str(r.get("stderr_tail") or "(no stderr)").rstrip().replace("```", "'''")
-        name = f"{_text(r.get('label'))} round {_text(r.get('round'))}"
+        tail = (r.stderr_tail or "(no stderr)").rstrip().replace("```", "'''")
+        name = f"{_text(r.label)} round {_text(r.round)}"
         text += f"\n\n{name}, stderr tail:\n\n```\n{tail}\n```"
     return text
 
 
-def _ignored(settings: Mapping[str, Any]) -> str:
+def _ignored(settings: Mapping[str, Any], input_check: Mapping[str, Any] | None = None) -> str:
     tables = ", ".join(f"`{t}`" for t in settings.get("tables") or []) or "not recorded"
     ignored = ", ".join(f"`{c}`" for c in settings.get("ignore_columns") or []) or "none"
+    said = describe(input_check) if input_check else ""
+    inputs = f"  \n{said[:1].upper()}{said[1:]}." if said else ""
     return (
         f"## Ignored Columns\n\nTables compared row by row (ids included): {tables}.  \n"
-        f"Columns ignored by the comparison: {ignored}."
+        f"Columns ignored by the comparison: {ignored}.{inputs}"
     )
 
 
-def _conclusion(a: Analysis, results: Mapping[str, Any], comparison: str | None) -> str:
-    snap: Mapping[str, Any] = results.get("snapshot") or {}
-    runs = len(results.get("runs") or [])
+def _conclusion(a: Analysis, results: Results, comparison: Comparison | None) -> str:
+    snap = results.snapshot
+    runs = len(results.runs)
     failed = len(a.failed_runs)
     rec = a.recommendation
     best_gain = [c for c in a.parallel if c.effect == "gain"]
@@ -394,7 +396,7 @@ def _conclusion(a: Analysis, results: Mapping[str, Any], comparison: str | None)
         ("Recommendation", rec.kind in ("deploy", "keep_serial"), rec.headline),
     ]
     if comparison is not None:
-        regressed = REGRESSED in comparison
+        regressed = comparison.regressed
         lines.append(("Baseline", not regressed, "regression" if regressed else "no regression"))
     return "## Conclusion\n\n" + "  \n".join(
         f"**{name}:** {OK if good else BAD} {text}" for name, good, text in lines
@@ -406,18 +408,18 @@ def _conclusion(a: Analysis, results: Mapping[str, Any], comparison: str | None)
 
 def _summary(c: ConfigStats) -> Mapping[str, Any]:
     """The summary of the configuration's first completed run that printed one."""
-    for run in sorted(c.ok_runs, key=lambda r: (r.get("round") or 0, r.get("order") or 0)):
-        if isinstance(run.get("summary"), Mapping):
-            return run["summary"]
+    for run in sorted(c.ok_runs, key=lambda r: (r.round, r.order)):
+        if run.summary is not None:
+            return run.summary
     return {}
 
 
 def _aa_pairs(serial: ConfigStats) -> list[tuple[Any, float, float]]:
     """(round, serial-a wall, serial-b wall) of every round where both completed."""
-    walls: dict[tuple[Any, str], float] = {}
+    walls: dict[tuple[int, str], float] = {}
     for run in serial.ok_runs:
-        walls[(run.get("round"), str(run.get("label")))] = num(run, "wall_s") or 0.0
-    rounds = sorted({rnd for rnd, _ in walls}, key=lambda r: (r is None, str(r).zfill(9)))
+        walls[(run.round, run.label)] = run.wall_s or 0.0
+    rounds = sorted({rnd for rnd, _ in walls})
     pairs = [(r, walls.get((r, "serial-a")), walls.get((r, "serial-b"))) for r in rounds]
     return [(r, a, b) for r, a, b in pairs if a and b]
 

@@ -143,6 +143,8 @@ def generate(
         os.replace(tmp, out)
     except OSError as exc:
         raise FixtureError(f"cannot write {out}: {exc.strerror or exc}") from None
+    except sqlite3.OperationalError as exc:  # SQLITE_FULL, or an I/O error writing: a full disk
+        raise FixtureError(f"cannot write {out}: {exc}") from None
     finally:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{tmp}{suffix}").unlink(missing_ok=True)

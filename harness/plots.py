@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.analysis import Analysis, ConfigStats, num
+from harness.analysis import Analysis, ConfigStats
 
 SIZE = (8.0, 4.5)  # inches: readable in a Markdown viewer without zooming
 DPI = 110
@@ -46,8 +46,7 @@ def _legend(fig: Any, ax: Any) -> None:
 
 
 def _rounds(a: Analysis) -> list[Any]:
-    found = {r.get("round") for c in (a.serial, *a.parallel) for r in c.ok_runs}
-    return sorted(found, key=lambda x: (x is None, x if isinstance(x, int) else 0))
+    return sorted({r.round for c in (a.serial, *a.parallel) for r in c.ok_runs})
 
 
 def _per_round_points(
@@ -63,7 +62,7 @@ def _per_round_points(
             (c.tasks + offset, v / scale)
             for c in configs
             for r in c.ok_runs
-            if r.get("round") == rnd and (v := num(r, key)) is not None
+            if r.round == rnd and (v := getattr(r, key)) is not None
         ]
         if pts:
             ax.scatter(
@@ -112,7 +111,7 @@ def plot_wall(a: Analysis, path: Path) -> Path | None:
     )
     _task_axis(ax, configs)
     # headroom above the serial band and the slowest run, so neither touches the frame
-    walls = [num(r, "wall_s") or 0.0 for c in configs for r in c.ok_runs]
+    walls = [r.wall_s or 0.0 for c in configs for r in c.ok_runs]
     ax.set_ylim(0, max([serial * (1 + noise), *walls]) * 1.08)
     ax.set_ylabel("wall time (s)")
     ax.set_title("Wall time of the whole run by task count (lower is better)")
@@ -260,6 +259,11 @@ def render_plots(a: Analysis, out_dir: Path) -> dict[str, Path]:
     for name, draw in PLOTS.items():
         path = out_dir / name
         path.unlink(missing_ok=True)
-        if (result := draw(a, path)) is not None:
+        try:
+            result = draw(a, path)
+        except BaseException:  # e.g. a full disk: no half-written PNG stays behind
+            path.unlink(missing_ok=True)
+            raise
+        if result is not None:
             written[name] = result
     return written

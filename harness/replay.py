@@ -21,13 +21,14 @@ import shutil
 import string
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness import HarnessError
+from harness import HarnessError, inputs
 from harness.compare import TableData, compare_tables, read_tables
 from harness.measure import Measurement, run_measured
+from harness.results import Run
 from persona_bench.errors import EXIT_BAD_INPUT
 
 PLACEHOLDERS = ("db", "tasks", "config", "now", "backend")
@@ -120,6 +121,7 @@ class Replay:
     tables: tuple[str, ...]
     ignore_columns: tuple[str, ...]
     run_timeout_s: float
+    check_inputs: bool = True  # a run that changes any input table fails (harness.inputs)
 
 
 def _summary(stdout: str) -> dict[str, Any] | None:
@@ -134,14 +136,18 @@ def _summary(stdout: str) -> dict[str, Any] | None:
 def _fresh_copy(snapshot: Path, dest: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
-    shutil.copyfile(snapshot, dest)  # the snapshot is a closed, frozen single file
-    # Flush the copy now: otherwise the kernel writes back ~1 GB of dirty pages during the
-    # measured run, on the same two cores, and slows the parallel runs most.
-    fd = os.open(dest, os.O_RDONLY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        shutil.copyfile(snapshot, dest)  # the snapshot is a closed, frozen single file
+        # Flush the copy now: otherwise the kernel writes back ~1 GB of dirty pages during the
+        # measured run, on the same two cores, and slows the parallel runs most.
+        fd = os.open(dest, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:  # a full disk: give the space back, say it in one line
+        dest.unlink(missing_ok=True)
+        raise HarnessError(f"cannot copy the snapshot to {dest}: {exc.strerror or exc}") from None
 
 
 def _move_db(src: Path, dest: Path) -> None:
@@ -168,8 +174,12 @@ def run_one(
     snapshot: Path,
     before: Mapping[str, TableData],
     workdir: Path,
-) -> tuple[dict[str, Any], dict[str, TableData] | None]:
-    """Run ``spec`` on a fresh copy; the run's record and its tables (None when it failed)."""
+    reference: inputs.Reference | None = None,
+) -> tuple[Run, dict[str, TableData] | None]:
+    """Run ``spec`` on a fresh copy; the run and its tables (None when it failed).
+
+    With ``reference`` (the snapshot's input tables), a run that changed any input table fails.
+    """
     copy = workdir / "run.db"
     _fresh_copy(snapshot, copy)
     values = {
@@ -185,27 +195,43 @@ def run_one(
     tables: dict[str, TableData] | None = None
     unchanged = False
     read_error = None
+    check: inputs.Check | None = None
     if m.exit_code == 0 and not m.timed_out:
         try:
+            if reference is not None:  # after the measured window: its cost is not the job's
+                check = inputs.check(reference, copy)
+                read_error = check.failure()
             tables = read_tables(copy, replay.tables, replay.ignore_columns)
             unchanged = not compare_tables(dict(before), tables, examples=0)
         except HarnessError as exc:  # the job left a database we cannot read: its failure
             read_error = str(exc)
     failure = read_error or _failure(m, unchanged)
-    record: dict[str, Any] = {
-        "round": spec.round,
-        "order": spec.order,
-        "label": spec.label,
-        "mode": spec.mode,
-        "tasks": spec.tasks,
-        **m.to_dict(),
-        "failed": failure is not None,
-        "failure": failure,
-        "summary": _summary(m.stdout),
-        "identical": None,
-        "diff": None,
-    }
-    return record, (None if failure else tables)
+    run = Run(
+        round=spec.round,
+        order=spec.order,
+        label=spec.label,
+        mode=spec.mode,
+        tasks=spec.tasks,
+        command=m.command,
+        exit_code=m.exit_code,
+        timed_out=m.timed_out,
+        failed=failure is not None,
+        failure=failure,
+        stderr_tail=m.stderr_tail,
+        wall_s=m.wall_s,
+        cpu_user_s=m.cpu_user_s,
+        cpu_system_s=m.cpu_system_s,
+        cpu_s=m.cpu_s,
+        peak_pss_bytes=m.peak_pss_bytes,
+        peak_uss_bytes=m.peak_uss_bytes,
+        peak_rss_max_bytes=m.peak_rss_max_bytes,
+        samples=m.samples,
+        memory_source=m.memory_source,
+        summary=_summary(m.stdout),
+        inputs_changed=check.changed if check is not None else None,
+        inputs_check_s=round(check.seconds, 6) if check is not None else None,
+    )
+    return run, (None if failure else tables)
 
 
 def replay_all(
@@ -215,10 +241,11 @@ def replay_all(
     workdir: Path,
     *,
     on_start: Callable[[int, RunSpec], None] = lambda i, s: None,
-    on_done: Callable[[int, RunSpec, dict[str, Any]], None] = lambda i, s, r: None,
+    on_done: Callable[[int, RunSpec, Run], None] = lambda i, s, r: None,
     keep_dir: Path | None = None,
-) -> tuple[list[dict[str, Any]], str]:
-    """Run every spec in order, compare each with the reference; (records, reference label).
+    on_reference: Callable[[inputs.Reference], None] | None = None,
+) -> tuple[list[Run], str]:
+    """Run every spec in order, compare each with the reference; (runs, reference label).
 
     The reference is the first serial run that did not fail (normally round 1's ``serial-a``).
     A first run that exits 2 (the job's "bad input") raises HarnessError: validate exits 2.
@@ -226,53 +253,56 @@ def replay_all(
     kept there for inspection.
     """
     before = read_tables(snapshot, replay.tables, replay.ignore_columns)
-    records: list[dict[str, Any]] = []
-    pending: list[tuple[dict[str, Any], dict[str, TableData]]] = []
+    input_ref = inputs.reference(snapshot) if replay.check_inputs else None
+    if on_reference is not None and input_ref is not None:
+        on_reference(input_ref)
+    records: list[Run] = []
+    pending: list[tuple[int, dict[str, TableData]]] = []  # (index in records, tables)
     reference: dict[str, TableData] | None = None
     reference_name = "none: no serial run completed"
     kept_mismatch = False
     for i, spec in enumerate(specs):
         on_start(i, spec)
-        record, tables = run_one(spec, replay, snapshot, before, workdir)
-        if i == 0 and record["exit_code"] == EXIT_BAD_INPUT and not record["timed_out"]:
+        record, tables = run_one(spec, replay, snapshot, before, workdir, input_ref)
+        if i == 0 and record.exit_code == EXIT_BAD_INPUT and not record.timed_out:
             # the job refused its input (config, schema): that is the operator's bad input,
             # said once, not a run to measure 18 times
-            said = (record.get("stderr_tail") or "").strip().splitlines()
+            said = record.stderr_tail.strip().splitlines()
             raise HarnessError(
                 "the job refused its input (exit 2): " + (said[-1] if said else "no message")
             )
-        records.append(record)
         if tables is not None and reference is None and spec.mode == "serial":
             reference = tables
             reference_name = f"round {spec.round} {spec.label}"
-            record["identical"] = True
+            record = replace(record, identical=True)
             if keep_dir is not None:  # a rename, not a copy: the next run copies afresh anyway
                 _move_db(workdir / "run.db", workdir / "reference.db")
-            for earlier, earlier_tables in pending:
-                _judge(earlier, earlier_tables, reference)
+            for index, earlier_tables in pending:
+                records[index] = _judge(records[index], earlier_tables, reference)
             pending.clear()
         elif tables is not None and reference is None:
-            pending.append((record, tables))
+            pending.append((len(records), tables))
         elif tables is not None and reference is not None:
-            _judge(record, tables, reference)
-        if record["identical"] is False and not record["failed"] and keep_dir and not kept_mismatch:
+            record = _judge(record, tables, reference)
+        if record.failed:
+            record = replace(record, identical=False)
+        records.append(record)
+        if record.identical is False and not record.failed and keep_dir and not kept_mismatch:
             kept_mismatch = True
             keep_dir.mkdir(parents=True, exist_ok=True)
             name = f"mismatch-round{spec.round}-{spec.label.replace('=', '')}.db"
             _move_db(workdir / "run.db", keep_dir / name)
             _move_db(workdir / "reference.db", keep_dir / "reference.db")
-        if record["failed"]:
-            record["identical"] = False
         on_done(i, spec, record)
     return records, reference_name
 
 
-def _judge(
-    record: dict[str, Any], tables: Mapping[str, TableData], reference: Mapping[str, TableData]
-) -> None:
+def _judge(run: Run, tables: Mapping[str, TableData], reference: Mapping[str, TableData]) -> Run:
+    """``run`` with its comparison against the reference's tables."""
     diffs = compare_tables(dict(reference), dict(tables))
-    record["identical"] = not diffs
-    record["diff"] = {t: d.to_dict() for t, d in diffs.items()} or None
+    return replace(
+        run, identical=not diffs, diff={t: d.to_dict() for t, d in diffs.items()} or None
+    )
 
 
 __all__ = [

@@ -16,41 +16,28 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.analysis import ResultsError, analyse
+from harness.analysis import Analysis, analyse
+from harness.atomic import write_text
+from harness.baseline import Comparison, render_comparison
 from harness.document import render_markdown
 from harness.plots import render_plots
+from harness.results import Results, ResultsError, as_results, read_results
 
 HELP = "Re-render report.md and its plots from a validate results.json."
 
 
-def load_results(path: Path) -> dict[str, Any]:
-    """Read a results file, or raise ``ResultsError`` with one line saying why not."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ResultsError(f"{path}: is a directory, expected a results.json") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{path}: cannot read ({exc})") from None
-    try:
-        results = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    try:
-        analyse(results)
-    except ResultsError as exc:
-        raise ResultsError(f"{path}: {exc}") from None
-    return dict(results)
-
-
-def render_report(results: Mapping[str, Any], out_dir: Path, comparison: str | None = None) -> Path:
+def render_report(
+    results: Results | Mapping[str, Any] | Analysis,
+    out_dir: Path,
+    comparison: Comparison | None = None,
+) -> Path:
     """Write report.md, results.json (unless present) and the plots into ``out_dir``.
 
-    ``comparison`` is the Markdown of a baseline comparison (``harness.baseline``) to include.
+    ``results`` may be the analysis already computed (what ``validate`` passes, so the console
+    and the report show the same object). ``comparison`` is a baseline comparison to include.
     Returns the path of report.md.
     """
-    a = analyse(results)
+    a = results if isinstance(results, Analysis) else analyse(as_results(results))
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -59,23 +46,14 @@ def render_report(results: Mapping[str, Any], out_dir: Path, comparison: str | N
         raise ResultsError(f"output folder {out_dir} is not writable")
     saved = out_dir / "results.json"
     if not saved.exists():
-        _write(saved, json.dumps(results, indent=2, sort_keys=False) + "\n")
-    plots = render_plots(a, out_dir)
-    if comparison is not None:
-        _write(out_dir / "comparison.md", comparison)
-    path = out_dir / "report.md"
-    _write(path, render_markdown(a, results, sorted(plots), comparison))
-    return path
-
-
-def _write(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
+        write_text(saved, json.dumps(a.results.to_dict(), indent=2) + "\n")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise ResultsError(f"cannot write {path}: {exc.strerror}") from None
+        plots = render_plots(a, out_dir)
+    except OSError as exc:  # a full disk: render_plots removed the half-written plot
+        raise ResultsError(f"cannot write the plots in {out_dir}: {exc.strerror or exc}") from None
+    if comparison is not None:
+        write_text(out_dir / "comparison.md", render_comparison(comparison))
+    return write_text(out_dir / "report.md", render_markdown(a, sorted(plots), comparison))
 
 
 # ---- subcommand ----------------------------------------------------------------------------
@@ -93,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Re-render the report; print its path."""
-    results = load_results(args.results)
+    results = read_results(args.results)
     out = args.out if args.out is not None else args.results.resolve().parent
     print(render_report(results, out))
     return 0

@@ -1,8 +1,15 @@
-"""The versioned ``results.json`` of a validation: metadata, settings, runs and the verdict.
+"""The one results model of a validation: typed ``Run`` and ``Results``, one reader, one writer.
 
-The schema is documented in ``docs/contracts.md`` (``SCHEMA_VERSION``); ``harness.report`` and
-``harness.baseline`` read it. Results carry their context (machine, Python, SQLite, package
-version, git commit) so that figures from two machines are never compared unknowingly.
+``results.json`` is the JSON form of ``Results`` (``docs/contracts.md``). Its schema name and
+version live here and nowhere else (``SCHEMA_NAME``, ``SCHEMA_VERSION``; ``READABLE_VERSIONS``
+lists what ``from_dict`` still reads: a version-1 file lacks only optional fields). Everything
+that reads results (``report``, ``compare``, ``validate --baseline``) goes through
+``Results.from_dict`` / ``read_results``, which validate; everything that writes goes through
+``write_results`` (``harness.atomic``). Results carry their context (machine, Python, SQLite,
+package version, git commit) so that figures from two machines are never compared unknowingly.
+
+    harness.HarnessError
+     └── ResultsError    not a validate results file this version can read (names expected vs got)
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import socket
 import sqlite3
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,12 +29,289 @@ from typing import Any
 import psutil
 
 from harness import HarnessError
+from harness.atomic import write_text
 from persona_bench import __version__
 
-SCHEMA_VERSION = 1
-KIND = "persona-bench.validate"
+SCHEMA_NAME = "persona-bench.validate"
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: before the CPU source, sampler cost and harness cost fields
+KIND = SCHEMA_NAME  # the JSON key is "kind"
 REPO = Path(__file__).resolve().parents[1]
 MAX_MISMATCHES = 20  # runs listed in verdict.mismatches; every run keeps its own diff
+
+
+class ResultsError(HarnessError):
+    """A results file or dict this version cannot read (kind, schema version or shape)."""
+
+
+# ---- the model -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run:
+    """One measured run of one configuration in one round, as ``results.json`` stores it.
+
+    Figures a target may not give (no summary, memory unreadable) are None. ``cpu_source`` says
+    which account the CPU figure comes from (``harness.measure``); ``sampler`` is the memory
+    sampler's own cost and ``overhead`` the harness's work around the run (copy, fsync, compare).
+    Keys this version does not know are kept in ``extra`` and written back unchanged.
+    """
+
+    round: int
+    label: str
+    mode: str  # "serial" or "parallel"
+    tasks: int  # 0 for serial
+    order: int = 0
+    command: tuple[str, ...] = ()
+    exit_code: int | None = None
+    timed_out: bool = False
+    failed: bool = False
+    failure: str | None = None
+    stderr_tail: str = ""
+    wall_s: float | None = None
+    cpu_user_s: float | None = None
+    cpu_system_s: float | None = None
+    cpu_s: float | None = None
+    cpu_source: str | None = None
+    peak_pss_bytes: int | None = None
+    peak_uss_bytes: int | None = None
+    peak_rss_max_bytes: int | None = None
+    samples: int | None = None
+    memory_source: str | None = None
+    sampler: Mapping[str, Any] | None = None
+    overhead: Mapping[str, Any] | None = None
+    summary: Mapping[str, Any] | None = None
+    identical: bool | None = None
+    diff: Mapping[str, Any] | None = None
+    # harness.inputs: the tables other than the outputs this run changed ({} none; None not
+    # checked, the run failed first) and the check's cost (outside the measured window)
+    inputs_changed: Mapping[str, Any] | None = None
+    inputs_check_s: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """The run completed and has a wall time."""
+        return not self.failed and self.wall_s is not None
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "run") -> Run:
+        """A checked ``Run``; raises ``ResultsError`` naming the field, expected vs got."""
+        if not isinstance(data, Mapping):
+            raise ResultsError(f"{where} must be an object (got {type(data).__name__})")
+        known = {f.name for f in fields(cls)} - {"extra"}
+        values: dict[str, Any] = {}
+        for name in known:
+            if name not in data:
+                continue
+            values[name] = _checked(name, data[name], f"{where}.{name}")
+        for name in ("round", "label", "mode", "tasks"):
+            if name not in values:
+                raise ResultsError(f"{where} has no {name!r}")
+        values["extra"] = {k: v for k, v in data.items() if k not in known}
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, in the documented key order."""
+        data: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            data[f.name] = list(value) if isinstance(value, tuple) else value
+        data.update(self.extra)
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """Whether every run completed and wrote the reference's rows."""
+
+    identical: bool
+    reference: str
+    failed_runs: int = 0
+    mismatched_runs: int = 0
+    nondeterministic: bool = False  # the serial path disagreed with itself
+    mismatches: tuple[Mapping[str, Any], ...] = ()
+    interrupted: str | None = None  # the signal that stopped the validation (SIGINT, SIGTERM)
+
+    @classmethod
+    def of(cls, runs: Sequence[Run], reference: str) -> Verdict:
+        """Identical only when every run completed and matched the reference."""
+        failed = [r for r in runs if r.failed]
+        mismatched = [r for r in runs if not r.failed and r.identical is False]
+        return cls(
+            identical=bool(runs) and not failed and not mismatched,
+            reference=reference,
+            failed_runs=len(failed),
+            mismatched_runs=len(mismatched),
+            nondeterministic=any(r.mode == "serial" for r in mismatched),
+            mismatches=tuple(
+                {"label": r.label, "round": r.round, "tables": dict(r.diff or {})}
+                for r in mismatched[:MAX_MISMATCHES]
+            ),
+        )
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Verdict:
+        """A checked ``Verdict``."""
+        if not isinstance(data, Mapping):
+            raise ResultsError(f"verdict must be an object (got {type(data).__name__})")
+        if not isinstance(data.get("identical"), bool):
+            raise ResultsError(
+                f"verdict.identical must be true or false (got {data.get('identical')!r})"
+            )
+        mismatches = data.get("mismatches") or []
+        if not isinstance(mismatches, list) or not all(isinstance(m, Mapping) for m in mismatches):
+            raise ResultsError("verdict.mismatches must be a list of objects")
+        return cls(
+            identical=data["identical"],
+            reference=str(data.get("reference", "")),
+            failed_runs=int(data.get("failed_runs") or 0),
+            mismatched_runs=int(data.get("mismatched_runs") or 0),
+            nondeterministic=bool(data.get("nondeterministic")),
+            mismatches=tuple(mismatches),
+            interrupted=str(data["interrupted"]) if data.get("interrupted") else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``interrupted`` only when the validation was)."""
+        data = {
+            "identical": self.identical,
+            "reference": self.reference,
+            "failed_runs": self.failed_runs,
+            "mismatched_runs": self.mismatched_runs,
+            "nondeterministic": self.nondeterministic,
+            "mismatches": [dict(m) for m in self.mismatches],
+        }
+        if self.interrupted:
+            data["interrupted"] = self.interrupted
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class Results:
+    """One validation: context, settings, snapshot manifest, every run and the verdict."""
+
+    name: str
+    created_at: str
+    metadata: Mapping[str, Any]
+    settings: Mapping[str, Any]
+    snapshot: Mapping[str, Any]
+    runs: tuple[Run, ...]
+    verdict: Verdict
+    schema_version: int = SCHEMA_VERSION  # the version read (a v1 file stays v1 in memory)
+    input_check: Mapping[str, Any] | None = None  # harness.inputs.summarize: method, cost
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Results:
+        """Validate a parsed ``results.json``; ``ResultsError`` (one line, expected vs got)."""
+        if not isinstance(data, Mapping):
+            raise ResultsError(f"results must be a JSON object (got {type(data).__name__})")
+        kind = data.get("kind")
+        if kind != SCHEMA_NAME:
+            raise ResultsError(
+                f"not a validate results file (kind {kind!r}, expected {SCHEMA_NAME!r})"
+            )
+        version = data.get("schema_version")
+        if isinstance(version, bool) or version not in READABLE_VERSIONS:
+            readable = " or ".join(map(str, READABLE_VERSIONS))
+            raise ResultsError(
+                f"unsupported results schema_version {version!r} (expected {readable}; "
+                f"this is persona-bench {__version__})"
+            )
+        runs = data.get("runs")
+        if not isinstance(runs, list):
+            raise ResultsError("results has no list of runs")
+        for key in ("metadata", "settings", "snapshot"):
+            if not isinstance(data.get(key) or {}, Mapping):
+                raise ResultsError(f"results.{key} must be an object")
+        parsed = tuple(Run.from_dict(r, f"runs[{i}]") for i, r in enumerate(runs))
+        verdict = data.get("verdict")
+        known = {
+            "schema_version", "kind", "name", "created_at", "metadata", "settings",
+            "snapshot", "runs", "verdict", "input_check",
+        }  # fmt: skip
+        input_check = data.get("input_check")
+        if input_check is not None and not isinstance(input_check, Mapping):
+            raise ResultsError(f"results.input_check must be an object (got {input_check!r})")
+        return cls(
+            name=str(data.get("name", "")),
+            created_at=str(data.get("created_at", "")),
+            metadata=dict(data.get("metadata") or {}),
+            settings=dict(data.get("settings") or {}),
+            snapshot=dict(data.get("snapshot") or {}),
+            runs=parsed,
+            verdict=Verdict.from_dict(verdict) if verdict is not None else Verdict.of(parsed, "?"),
+            schema_version=int(version),
+            input_check=dict(input_check) if input_check is not None else None,
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, always written as the current ``SCHEMA_VERSION``."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "kind": SCHEMA_NAME,
+            "name": self.name,
+            "created_at": self.created_at,
+            "metadata": dict(self.metadata),
+            "settings": dict(self.settings),
+            "snapshot": dict(self.snapshot),
+            "runs": [r.to_dict() for r in self.runs],
+            "verdict": self.verdict.to_dict(),
+            **({"input_check": dict(self.input_check)} if self.input_check is not None else {}),
+            **self.extra,
+        }
+
+    def interrupted(self, signal_name: str | None = None) -> Results:
+        """These results marked red: an unfinished validation proves nothing."""
+        verdict = replace(self.verdict, identical=False, interrupted=signal_name)
+        return replace(self, verdict=verdict)
+
+
+_INT = ("round", "tasks", "order", "exit_code", "peak_pss_bytes", "peak_uss_bytes")
+_INT2 = ("peak_rss_max_bytes", "samples")
+_FLOAT = ("wall_s", "cpu_user_s", "cpu_system_s", "cpu_s", "inputs_check_s")
+_BOOL = ("timed_out", "failed")
+_STR = ("label", "mode", "failure", "stderr_tail", "cpu_source", "memory_source")
+_MAP = ("sampler", "overhead", "summary", "diff", "inputs_changed")
+_REQUIRED_NOT_NONE = ("round", "tasks", "label", "mode")
+
+
+def _checked(name: str, value: Any, where: str) -> Any:
+    """``value`` converted to the field's type, or ``ResultsError`` saying expected vs got."""
+    if value is None and name not in _REQUIRED_NOT_NONE and name not in _BOOL:
+        return None
+    if name in _INT or name in _INT2:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            raise ResultsError(f"{where} must be an integer (got {value!r})")
+        return int(value)
+    if name in _FLOAT:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            raise ResultsError(f"{where} must be a number (got {value!r})")
+        return float(value)
+    if name in _BOOL or name == "identical":
+        if not isinstance(value, bool):
+            raise ResultsError(f"{where} must be true or false (got {value!r})")
+        return value
+    if name in _STR:
+        if not isinstance(value, str):
+            raise ResultsError(f"{where} must be a string (got {value!r})")
+        return value
+    if name in _MAP:
+        if not isinstance(value, Mapping):
+            raise ResultsError(f"{where} must be an object or null (got {value!r})")
+        return dict(value)
+    if name == "command":
+        if not isinstance(value, list | tuple) or not all(isinstance(t, str) for t in value):
+            raise ResultsError(f"{where} must be a list of strings (got {value!r})")
+        return tuple(value)
+    return value
+
+
+# ---- context -------------------------------------------------------------------------------
 
 
 def _cpu_model() -> str:
@@ -83,23 +368,7 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_verdict(runs: Sequence[Mapping[str, Any]], reference: str) -> dict[str, Any]:
-    """Identical only when every run completed and matched the reference."""
-    failed = [r for r in runs if r.get("failed")]
-    mismatched = [r for r in runs if not r.get("failed") and r.get("identical") is False]
-    serial_mismatch = any(r.get("mode") == "serial" for r in mismatched)
-    return {
-        "identical": bool(runs) and not failed and not mismatched,
-        "reference": reference,
-        "failed_runs": len(failed),
-        "mismatched_runs": len(mismatched),
-        # the serial path disagreeing with itself: the job is not deterministic at all
-        "nondeterministic": serial_mismatch,
-        "mismatches": [
-            {"label": r["label"], "round": r["round"], "tables": r.get("diff") or {}}
-            for r in mismatched[:MAX_MISMATCHES]
-        ],
-    }
+# ---- building, reading, writing ------------------------------------------------------------
 
 
 def build_results(
@@ -107,58 +376,65 @@ def build_results(
     name: str,
     settings: Mapping[str, Any],
     snapshot: Mapping[str, Any],
-    runs: Sequence[Mapping[str, Any]],
+    runs: Sequence[Run],
     reference: str,
     metadata: Mapping[str, Any] | None = None,
     created_at: str | None = None,
-) -> dict[str, Any]:
-    """The whole results document, in the documented key order."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": KIND,
-        "name": name,
-        "created_at": created_at or now_iso(),
-        "metadata": dict(metadata) if metadata is not None else collect_metadata(),
-        "settings": dict(settings),
-        "snapshot": dict(snapshot),
-        "runs": [dict(r) for r in runs],
-        "verdict": build_verdict(runs, reference),
-    }
+) -> Results:
+    """The results of a validation that just ran (metadata collected now unless given)."""
+    return Results(
+        name=name,
+        created_at=created_at or now_iso(),
+        metadata=dict(metadata) if metadata is not None else collect_metadata(),
+        settings=dict(settings),
+        snapshot=dict(snapshot),
+        runs=tuple(runs),
+        verdict=Verdict.of(runs, reference),
+    )
 
 
-def write_results(results: Mapping[str, Any], path: Path) -> Path:
-    """Write ``results`` atomically (a reader never sees half a file)."""
-    tmp = path.with_name(path.name + ".tmp")
+def write_results(results: Results, path: Path) -> Path:
+    """Write ``results`` as JSON, atomically (a reader never sees half a file)."""
+    return write_text(path, json.dumps(results.to_dict(), indent=2) + "\n")
+
+
+def read_results(path: Path) -> Results:
+    """Read and validate a results file; every failure is one ``ResultsError`` line."""
+    path = Path(path)
     try:
-        tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise HarnessError(f"cannot write {path}: {exc.strerror}") from None
-    return path
-
-
-def read_results(path: Path) -> dict[str, Any]:
-    """Read a results file written by ``validate``; a wrong kind or version is refused."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise HarnessError(f"{path}: no such results file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HarnessError(f"{path}: not a readable results.json ({exc})") from None
-    if not isinstance(data, dict) or data.get("kind") != KIND:
-        raise HarnessError(f"{path}: not a persona-bench validate results file")
-    if data.get("schema_version") != SCHEMA_VERSION:
-        raise HarnessError(
-            f"{path}: schema_version {data.get('schema_version')!r}, expected {SCHEMA_VERSION}"
-        )
-    return data
+        raise ResultsError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ResultsError(f"{path}: is a directory, expected a results.json") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read ({exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    try:
+        return Results.from_dict(data)
+    except ResultsError as exc:
+        raise ResultsError(f"{path}: {exc}") from None
+
+
+def as_results(results: Results | Mapping[str, Any]) -> Results:
+    """``results`` itself, or the dict validated into ``Results``."""
+    return results if isinstance(results, Results) else Results.from_dict(results)
 
 
 __all__ = [
     "KIND",
+    "READABLE_VERSIONS",
+    "SCHEMA_NAME",
     "SCHEMA_VERSION",
+    "Results",
+    "ResultsError",
+    "Run",
+    "Verdict",
+    "as_results",
     "build_results",
-    "build_verdict",
     "collect_metadata",
     "git_state",
     "read_results",

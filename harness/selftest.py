@@ -74,7 +74,7 @@ def _mismatch(table: str, key: str) -> Callable[[int, dict[str, Any]], str | Non
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.baseline import compare_results
+    from harness.baseline import compare_results, render_comparison
     from harness.fixture import generate
 
     with tempfile.TemporaryDirectory(prefix="persona-selftest-") as tmp:
@@ -94,12 +94,13 @@ def run(args: argparse.Namespace) -> int:
             code, results = _validate(db, root / mode, _canary(mode), repeat=1)
             outcomes.append((label, _mismatch("wallet_exclusions", key)(code, results)))
         code, slowed = _validate(db, root / "slow", _canary("slow"), repeat=2)
-        table, regressed = compare_results(honest, slowed)
+        comparison = compare_results(honest, slowed)
+        regressed = comparison.regressed
         outcomes.append(
             ("a run slowed well beyond noise", "regression flagged" if regressed else None)
         )
         if not regressed:
-            print(table, file=sys.stderr)
+            print(render_comparison(comparison), file=sys.stderr)
 
     for label, caught in outcomes:
         print(f"{'ok  ' if caught else 'FAIL'}  {label}: {caught or 'NOT caught'}")

@@ -25,6 +25,7 @@ from harness.replay import default_templates, parse_template, uses
 DEFAULT_TASKS = (4, 8, 12, 16)
 DEFAULT_REPEAT = 3
 DEFAULT_BACKEND = "process"
+REFERENCE_BACKENDS = ("process", "thread")  # what our classifier's --backend accepts
 DEFAULT_TIMEOUT_S = 1800.0
 # SPEC 2.8: the one wall-clock value our classifier writes; ignored only for the default target
 REFERENCE_IGNORE = ("job_status.duration_ms",)
@@ -64,6 +65,12 @@ class ValidateSettings:
             raise HarnessError(f"run timeout must be > 0 seconds (got {self.run_timeout_s})")
         if not self.tables:
             raise HarnessError("no tables to compare")
+        if self.reference_target and self.backend not in REFERENCE_BACKENDS:
+            # refused now, not after the snapshot and a serial run that all fail the same way
+            raise HarnessError(
+                f"backend must be one of {', '.join(REFERENCE_BACKENDS)} for the reference "
+                f"classifier (got {self.backend!r})"
+            )
         for item in self.ignore_columns:
             table, dot, column = item.partition(".")
             if not (dot and table and column):
@@ -154,8 +161,11 @@ def from_args(args: argparse.Namespace) -> ValidateSettings:
     parallel = _pick(args.parallel_cmd, file.get("parallel_cmd"), default_parallel)
     reference = serial == default_serial and parallel == default_parallel
     ignore = _pick(args.ignore_column, file.get("ignore_columns"), None)
-    if ignore is None:
-        ignore = REFERENCE_IGNORE if reference else ()
+    tables = tuple(_pick(args.table, file.get("tables"), OUTPUT_TABLES))
+    if ignore is None:  # the default list, for the tables compared (``--table`` may narrow them)
+        ignore = (
+            tuple(c for c in REFERENCE_IGNORE if c.partition(".")[0] in tables) if reference else ()
+        )
     return ValidateSettings(
         serial_cmd=serial,
         parallel_cmd=parallel,
@@ -163,7 +173,7 @@ def from_args(args: argparse.Namespace) -> ValidateSettings:
         repeat=_pick(args.repeat, file.get("repeat"), DEFAULT_REPEAT),
         backend=_pick(args.backend, file.get("backend"), DEFAULT_BACKEND),
         config=config,
-        tables=tuple(_pick(args.table, file.get("tables"), OUTPUT_TABLES)),
+        tables=tables,
         ignore_columns=tuple(dict.fromkeys(ignore)),
         run_timeout_s=float(_pick(args.run_timeout, file.get("run_timeout"), DEFAULT_TIMEOUT_S)),
         reference_target=reference,

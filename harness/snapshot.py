@@ -15,6 +15,7 @@ creates it; ``quick_check`` misses corruption that ``integrity_check`` catches.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -25,7 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import HarnessError
+from harness.atomic import write_text
 from persona_bench.argtypes import seconds
+from persona_bench.errors import disk_full
 from persona_bench.sqlitefile import check_sqlite_file as check_file
 
 HELP = "Copy a live SQLite database (read-only, online backup) into a verified snapshot."
@@ -95,7 +98,11 @@ def _backup(src: Path, dest: Path, busy_timeout_s: float) -> None:
             raise TimeoutError
 
     source = _connect_ro(src, busy_timeout_s)
-    target = sqlite3.connect(dest, isolation_level=None)
+    try:
+        target = sqlite3.connect(dest, isolation_level=None)
+    except sqlite3.Error as exc:
+        source.close()
+        raise HarnessError(f"cannot write snapshot {dest}: {_sqlite_message(exc)}") from None
     try:
         # a first read surfaces NOTADB/CORRUPT/BUSY (after the busy timeout) with a clear message
         source.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -106,6 +113,8 @@ def _backup(src: Path, dest: Path, busy_timeout_s: float) -> None:
             "try again when its writer is between transactions"
         ) from None
     except sqlite3.OperationalError as exc:
+        if disk_full(exc):  # only the copy is written
+            raise HarnessError(f"cannot write snapshot {dest}: {_sqlite_message(exc)}") from None
         if "locked" in str(exc) or "busy" in str(exc):
             raise HarnessError(
                 f"source database {src} stayed locked for more than {busy_timeout_s:g} s "
@@ -163,6 +172,8 @@ def _verify(dest: Path) -> tuple[str, int, int, dict[str, int], int | None, int 
         }
         active, classified = _count_wallets(conn, tables)
     except sqlite3.DatabaseError as exc:
+        if disk_full(exc):  # switching to WAL writes the -wal and -shm files
+            raise HarnessError(f"cannot write snapshot {dest}: {_sqlite_message(exc)}") from None
         raise HarnessError(f"snapshot {dest} is unusable: {_sqlite_message(exc)}") from None
     finally:
         conn.close()  # the last connection: SQLite checkpoints and removes -wal and -shm
@@ -184,12 +195,15 @@ def take_snapshot(
     """Copy ``src`` into the new file ``dest`` consistently and verify it; ``src`` is read only."""
     src, dest = Path(src), Path(dest)
     check_sqlite_file(src)
-    if dest.exists():
-        raise HarnessError(f"snapshot destination {dest} already exists")
-    if not dest.parent.is_dir():
-        raise HarnessError(f"snapshot destination folder {dest.parent} does not exist")
-    if dest.resolve() == src.resolve():
-        raise HarnessError("snapshot destination is the source")
+    try:
+        if dest.exists():
+            raise HarnessError(f"snapshot destination {dest} already exists")
+        if not dest.parent.is_dir():
+            raise HarnessError(f"snapshot destination folder {dest.parent} does not exist")
+        if dest.resolve() == src.resolve():
+            raise HarnessError("snapshot destination is the source")
+    except OSError as exc:  # a name too long, a path through a file, ...
+        raise HarnessError(f"cannot write snapshot {dest}: {exc.strerror or exc}") from None
     wal = src.with_name(src.name + "-wal")
     source_size = src.stat().st_size
     source_wal = wal.stat().st_size if wal.exists() else 0
@@ -199,8 +213,7 @@ def take_snapshot(
         _backup(src, dest, busy_timeout_s)
         integrity, page_size, page_count, counts, active, classified = _verify(dest)
     except BaseException:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(str(dest) + suffix).unlink(missing_ok=True)
+        _remove(dest)
         raise
     duration = time.monotonic() - start
     return Manifest(
@@ -220,6 +233,13 @@ def take_snapshot(
         active_wallets=active,
         classified_wallets=classified,
     )
+
+
+def _remove(dest: Path) -> None:
+    """Remove a partial copy and its side files; what cannot be removed was never written."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(OSError):  # EROFS even for a missing file on a read-only disk
+            Path(f"{dest}{suffix}").unlink(missing_ok=True)
 
 
 def manifest_path(dest: Path) -> Path:
@@ -244,7 +264,11 @@ def run(args: argparse.Namespace) -> int:
     """Take the snapshot, write ``DEST.manifest.json`` and print the manifest."""
     manifest = take_snapshot(args.src, args.dest, busy_timeout_s=args.busy_timeout)
     text = json.dumps(manifest.to_dict(), indent=2)
-    manifest_path(args.dest).write_text(text + "\n", encoding="utf-8")
+    try:
+        write_text(manifest_path(args.dest), text + "\n")
+    except HarnessError:  # a snapshot without its manifest is not one: take neither
+        _remove(args.dest)
+        raise
     print(text)
     print(
         f"snapshot {args.dest}: {manifest.size_bytes} bytes, integrity ok, "

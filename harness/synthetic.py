@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.results import SCHEMA_NAME, SCHEMA_VERSION
+
 MIB = 1024 * 1024
 _COUNTERS = {  # the seed's figures (a prod-sized run)
     "processed": 16880,
@@ -80,8 +82,8 @@ def synthetic_results(
             run["diff"] = {"tables": tables}
             mismatches.append({"label": mismatch, "round": 1, "tables": tables})
     return {
-        "schema_version": 1,
-        "kind": "persona-bench.validate",
+        "schema_version": SCHEMA_VERSION,
+        "kind": SCHEMA_NAME,
         "name": name,
         "created_at": created_at,
         "metadata": {

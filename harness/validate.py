@@ -4,11 +4,14 @@ Steps: (1) the source (``--db``, or a ``--profile`` fixture, ``prod`` by default
 cached under ``fixtures/cache/``) is snapshotted read-only into a verified copy; (2) the runs of the
 plan (``harness.replay``) each get a fresh copy of it and one fixed ``now``; (3) each is measured
 from outside and its output tables compared with the reference run's; (4) ``results.json`` is
-written to the output folder (always, before any non-zero exit), then ``report.md`` when
-``harness.report`` is available, and a baseline comparison with ``--baseline``.
+written to the output folder (always, before any non-zero exit), then one analysis of it
+(``harness.analysis``) is shown on the console, written as ``report.md`` and, with
+``--baseline``, compared with the baseline's.
 
-Exit codes: 0 every run completed and is identical; 1 a mismatch, a failed run or (with
-``--baseline``) a regression; 2 bad input.
+Exit codes: 0 every run completed and is identical; 1 a mismatch, a failed run (one that changed
+an input table included) or (with ``--baseline``) a regression; 2 bad input (a folder in use by
+another validation, a full disk included); 130 SIGINT, 143 SIGTERM (``harness.workdir``: the job
+killed, results.json marked interrupted, the work folder removed).
 """
 
 from __future__ import annotations
@@ -18,16 +21,17 @@ import importlib.util
 import shutil
 import sqlite3
 import time
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from harness import HarnessError
+from harness import HarnessError, inputs
+from harness.analysis import Analysis, analyse
 from harness.console import Progress, summary_table
-from harness.replay import Replay, parse_template, plan, replay_all
-from harness.results import build_results, read_results, write_results
+from harness.replay import Replay, RunSpec, parse_template, plan, replay_all
+from harness.results import Results, Run, build_results, read_results, write_results
 from harness.settings import ValidateSettings, from_args, table_column, task_list
 from harness.snapshot import DEFAULT_BUSY_TIMEOUT_S, Manifest, take_snapshot
+from harness.workdir import claimed, default_out, signal_name, stop_signals_interrupt
 from persona_bench.argtypes import epoch, integer, seconds
 
 HELP = "Snapshot a database, replay serial and parallel runs on copies, prove identical output."
@@ -107,17 +111,6 @@ def _meta_now(snapshot: Path) -> int | None:
         return None
 
 
-def _out_dir(args: argparse.Namespace, name: str) -> Path:
-    if args.out is not None:
-        return Path(args.out)
-    base = Path("reports") / f"{datetime.now(UTC):%Y-%m-%d}-{name}"
-    candidate, n = base, 1
-    while candidate.exists():  # never overwrite an earlier validation of the same day
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return candidate
-
-
 def _check_ignored(settings: ValidateSettings, snapshot: Path) -> None:
     """An ignored column that does not exist is a typo: refuse it (when its table exists)."""
     conn = sqlite3.connect(snapshot.resolve().as_uri() + "?mode=ro", uri=True)
@@ -131,43 +124,37 @@ def _check_ignored(settings: ValidateSettings, snapshot: Path) -> None:
         conn.close()
 
 
-def _report(results: dict[str, Any], out: Path, baseline: Path | None) -> tuple[bool, list[str]]:
-    """Render report.md and the baseline comparison when those modules exist; (regressed, lines)."""
-    lines, regressed, comparison = [], False, None
+def _report(a: Analysis, out: Path, baseline: Results | None) -> tuple[bool, list[str]]:
+    """Render report.md and the baseline comparison of ``a``; (regressed, lines to print)."""
+    from harness.baseline import compare_results, render_comparison
+    from harness.report import render_report
+
+    lines: list[str] = []
+    comparison = None
     if baseline is not None:
-        if importlib.util.find_spec("harness.baseline") is None:
-            raise HarnessError("--baseline needs harness.baseline, which is not installed")
-        from harness.baseline import compare_results
-
-        comparison, regressed = compare_results(read_results(baseline), results)
-        (out / "comparison.md").write_text(comparison, encoding="utf-8")
-        lines += ["", comparison.rstrip()]
-    if importlib.util.find_spec("harness.report") is not None:
-        from harness.report import render_report
-
-        lines.append(f"report: {render_report(results, out, comparison)}")
-    return regressed, lines
+        comparison = compare_results(baseline, a)
+        lines += ["", render_comparison(comparison).rstrip()]
+    lines.append(f"report: {render_report(a, out, comparison)}")
+    return comparison is not None and comparison.regressed, lines
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate; see the module docstring for the exit codes."""
+    with stop_signals_interrupt():
+        return _validate(args)
+
+
+def _validate(args: argparse.Namespace) -> int:
     settings = from_args(args)
-    if args.baseline is not None:
-        read_results(args.baseline)  # refuse a bad baseline before spending minutes on runs
+    # a bad baseline is refused before minutes of runs are spent
+    baseline = read_results(args.baseline) if args.baseline is not None else None
     started_at = int(time.time())
     specs = plan(settings.tasks, settings.repeat)
     progress = Progress(total=len(specs), rounds=settings.repeat)
     source, default_name = _source(args, progress)
     name = args.name or default_name
-    out = _out_dir(args, name)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise HarnessError(f"cannot create output folder {out}: {exc.strerror}") from None
-    work = out / ".work"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
-    try:
+    out = Path(args.out) if args.out is not None else default_out(name)
+    with claimed(out) as work:
         manifest = take_snapshot(source, work / "snapshot.db", busy_timeout_s=args.busy_timeout)
         progress.note(
             f"snapshot of {source}: {manifest.size_bytes / 2**20:.1f} MiB, integrity ok, "
@@ -178,14 +165,13 @@ def run(args: argparse.Namespace) -> int:
         results = _replay(settings, manifest, now, name, out, work, specs, progress)
         if args.keep_snapshot:
             shutil.copyfile(manifest.path, out / "snapshot.db")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print(summary_table(results))
+    analysis = analyse(results)  # one analysis: the console, the report and the gate show it
+    print(summary_table(analysis))
     print(f"results: {out / 'results.json'}")
-    regressed, lines = _report(results, out, args.baseline)
+    regressed, lines = _report(analysis, out, baseline)
     for line in lines:
         print(line)
-    return 0 if results["verdict"]["identical"] and not regressed else 1
+    return 0 if results.verdict.identical and not regressed else 1
 
 
 def _replay(
@@ -195,9 +181,9 @@ def _replay(
     name: str,
     out: Path,
     work: Path,
-    specs: list[Any],
+    specs: list[RunSpec],
     progress: Progress,
-) -> dict[str, Any]:
+) -> Results:
     """Run the plan; results.json is written even when interrupted."""
     replay = Replay(
         serial_cmd=parse_template(settings.serial_cmd, "serial command"),
@@ -209,22 +195,34 @@ def _replay(
         ignore_columns=settings.ignore_columns,
         run_timeout_s=settings.run_timeout_s,
     )
-    done: list[dict[str, Any]] = []
+    done: list[Run] = []
     snapshot = manifest.to_dict()
     snapshot.pop("path")  # a temporary file, gone after the validation
 
-    def finished(i: int, spec: Any, record: dict[str, Any]) -> None:
-        done.append(record)
-        progress.done(i, spec, record)
+    input_ref: list[inputs.Reference] = []
 
-    def results_of(runs: list[dict[str, Any]], reference: str) -> dict[str, Any]:
-        return build_results(
+    def described(ref: inputs.Reference) -> None:
+        input_ref.append(ref)
+        progress.note(
+            f"input tables: {len(ref.tables)} described by {ref.method} in {ref.seconds:.1f} s "
+            "(a run that changes any of them fails)"
+        )
+
+    def finished(i: int, spec: RunSpec, run: Run) -> None:
+        done.append(run)
+        progress.done(i, spec, run)
+
+    def results_of(runs: list[Run], reference: str) -> Results:
+        results = build_results(
             name=name,
             settings={**settings.to_dict(), "now": now},
             snapshot=snapshot,
             runs=runs,
             reference=reference,
         )
+        if not input_ref:
+            return results
+        return replace(results, input_check=inputs.summarize(input_ref[0], runs))
 
     try:
         runs, reference = replay_all(
@@ -235,10 +233,11 @@ def _replay(
             on_start=progress.start,
             on_done=finished,
             keep_dir=out,
+            on_reference=described,
         )
-    except KeyboardInterrupt:
-        partial = results_of(done, "interrupted")
-        partial["verdict"]["identical"] = False  # an unfinished validation proves nothing
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (harness.workdir)
+        # an unfinished validation proves nothing: red, and says which signal stopped it
+        partial = results_of(done, "interrupted").interrupted(signal_name(exc))
         write_results(partial, out / "results.json")
         raise
     results = results_of(runs, reference)

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 
 from persona_bench import __version__
-from persona_bench.errors import UserError
+from persona_bench.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    Interrupted,
+    UserError,
+    disk_full,
+)
 
 # subcommand -> module; imported when the parser is built (modules import heavy things lazily)
 COMMANDS: dict[str, str] = {
@@ -52,9 +60,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"persona-bench {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except (OSError, sqlite3.Error) as exc:
+        if not disk_full(exc):
+            raise  # a bug: keep its traceback
+        # a full disk the command did not foresee: still one line (its own cleanup has run)
+        if isinstance(exc, OSError):
+            where = f" ({exc.filename})" if exc.filename else ""
+            said = f"{exc.strerror or exc}{where}"
+        else:
+            said = str(exc)
+        print(f"persona-bench {args.command}: error: {said}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Interrupted as exc:  # validate turns SIGTERM (and SIGINT) into this
+        name = signal.Signals(exc.signum).name
+        print(f"persona-bench {args.command}: interrupted ({name})", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print(f"persona-bench {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

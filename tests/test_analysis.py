@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from harness.analysis import ResultsError, analyse
+from harness.analysis import analyse
+from harness.results import ResultsError
 from harness.synthetic import synthetic_results
 from persona_bench.errors import EXIT_BAD_INPUT
 
@@ -87,7 +88,7 @@ def test_failed_run_never_recommends_and_is_left_out_of_the_figures() -> None:
     a = analyse(results)
     assert a.recommendation.kind == "do_not_deploy"
     assert "1 run(s) failed" in a.recommendation.headline
-    assert [r["label"] for r in a.failed_runs] == ["tasks=2"]
+    assert [r.label for r in a.failed_runs] == ["tasks=2"]
     c = _config(results, "tasks=2")
     assert (c.failed, c.wall.n if c.wall else None) == (1, 2)
     assert c.wall is not None and c.wall.median == pytest.approx(13.5)
@@ -176,7 +177,7 @@ def test_foreign_target_without_summary_still_analysed() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda r: r.update(schema_version=2), "schema_version 2"),
+        (lambda r: r.update(schema_version=3), r"schema_version 3 \(expected 1 or 2"),
         (lambda r: r.update(kind="pyperf"), "not a validate results file"),
         (lambda r: r.update(runs={}), "no list of runs"),
         (lambda r: r.update(runs=[x for x in r["runs"] if x["mode"] != "serial"]), "no serial"),

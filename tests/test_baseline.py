@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from harness import baseline
-from harness.analysis import ResultsError
-from harness.baseline import OtherMachineError, compare_results
+from harness.baseline import OtherMachineError, render_comparison
+from harness.baseline import compare_results as _compare
+from harness.results import ResultsError
 from harness.synthetic import synthetic_results
 from persona_bench.errors import EXIT_BAD_INPUT, EXIT_MISMATCH
 
@@ -28,6 +29,12 @@ def _results(scale4: float = 1.0, serial_scale: float = 1.0, **kwargs: Any) -> d
         parallel={2: [12.0, 12.1, 11.9], 4: [w * scale4 for w in TASKS4]},
         **kwargs,
     )
+
+
+def compare_results(old: Any, new: Any, **kwargs: Any) -> tuple[str, bool]:
+    """The rendered table and the structured verdict's answer."""
+    comparison = _compare(old, new, **kwargs)
+    return render_comparison(comparison), comparison.regressed
 
 
 def _row(table: str, label: str) -> str:
@@ -108,7 +115,7 @@ def test_other_machine_refused(field: dict[str, Any]) -> None:
     other = _results()
     other["metadata"].update(field)
     with pytest.raises(OtherMachineError, match="different machines") as info:
-        compare_results(_results(), other)
+        _compare(_results(), other)
     assert info.value.exit_code == EXIT_BAD_INPUT
 
 
@@ -126,7 +133,7 @@ def test_bad_results_refused() -> None:
     bad = _results()
     bad["schema_version"] = 99
     with pytest.raises(ResultsError, match="new results: unsupported"):
-        compare_results(_results(), bad)
+        _compare(_results(), bad)
 
 
 def _write(tmp_path: Path, name: str, results: dict[str, Any]) -> Path:

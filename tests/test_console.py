@@ -6,9 +6,12 @@ import io
 import os
 import pty
 import time
+from dataclasses import replace
 
+from harness.analysis import analyse
 from harness.console import Progress, summary_table
 from harness.replay import RunSpec
+from harness.results import Run
 
 
 def test_on_a_terminal_the_line_ticks_while_a_run_goes() -> None:
@@ -20,7 +23,8 @@ def test_on_a_terminal_the_line_ticks_while_a_run_goes() -> None:
             spec = RunSpec(round=1, order=0, label="tasks=8", tasks=8)
             progress.start(0, spec)
             time.sleep(0.7)
-            progress.done(0, spec, {"wall_s": 0.7, "cpu_s": 0.1, "identical": True})
+            run = Run(round=1, label="tasks=8", mode="parallel", tasks=8, wall_s=0.7, cpu_s=0.1)
+            progress.done(0, spec, replace(run, identical=True))
         os.set_blocking(master, False)
         chunks = []
         while True:
@@ -57,6 +61,8 @@ def test_summary_table_has_one_row_per_configuration_and_the_verdict() -> None:
 
     runs = [run("serial-a", 0, 2.0), run("tasks=4", 4, 1.0, False), run("serial-b", 0, 2.0)]
     results = {
+        "kind": "persona-bench.validate",
+        "schema_version": 2,
         "runs": runs,
         "settings": {"tables": ["wallet_exclusions"], "ignore_columns": []},
         "verdict": {
@@ -69,7 +75,7 @@ def test_summary_table_has_one_row_per_configuration_and_the_verdict() -> None:
             ],
         },
     }
-    lines = summary_table(results).splitlines()
+    lines = summary_table(analyse(results)).splitlines()
     assert lines[2].split()[:2] == ["serial", "2/2"] and "1.00x" in lines[2]
     assert lines[3].split()[0] == "tasks=4" and "2.00x" in lines[3]
     assert "ignored columns: none" in "\n".join(lines)
@@ -84,7 +90,8 @@ def test_without_a_terminal_only_final_lines_are_written() -> None:
     spec = RunSpec(round=1, order=0, label="serial-a", tasks=0)
     progress.start(0, spec)
     time.sleep(0.3)
-    progress.done(0, spec, {"wall_s": 0.3, "cpu_s": 0.1, "failed": True, "failure": "exit 3"})
+    run = Run(round=1, label="serial-a", mode="serial", tasks=0, wall_s=0.3, cpu_s=0.1)
+    progress.done(0, spec, replace(run, failed=True, failure="exit 3"))
     assert stream.getvalue().count("\n") == 1
     assert "\r" not in stream.getvalue()
     assert stream.getvalue().strip().endswith("FAILED (exit 3)")

@@ -11,7 +11,15 @@ import pytest
 
 from harness import HarnessError
 from harness.replay import parse_template, plan, render
-from harness.results import SCHEMA_VERSION, build_results, read_results, write_results
+from harness.results import (
+    SCHEMA_NAME,
+    SCHEMA_VERSION,
+    Results,
+    Run,
+    build_results,
+    read_results,
+    write_results,
+)
 from harness.settings import REFERENCE_IGNORE, from_args
 from harness.validate import add_arguments
 
@@ -116,12 +124,12 @@ def test_the_default_templates_pass_the_config_when_given(tmp_path: Path) -> Non
     assert settings.to_dict()["config_path"] == str(config.resolve())
 
 
-def _results(runs: list[dict[str, object]]) -> dict[str, object]:
+def _results(runs: list[dict[str, object]]) -> Results:
     return build_results(
         name="t",
         settings={},
         snapshot={},
-        runs=runs,
+        runs=[Run.from_dict({"tasks": 0, **r}) for r in runs],
         reference="round 1 serial-a",
         metadata={"git_commit": None},
     )
@@ -132,22 +140,58 @@ def test_verdict_is_red_on_a_failed_or_mismatched_run() -> None:
     ok = {"label": "serial-a", "round": 1, "mode": "serial", "failed": False, "identical": True}
     bad = {**ok, "label": "serial-b", "identical": False, "diff": {"t": {}}}
     failed = {**ok, "label": "tasks=2", "mode": "parallel", "failed": True, "identical": False}
-    assert _results([ok])["verdict"]["identical"] is True  # type: ignore[index]
-    verdict = _results([ok, bad, failed])["verdict"]
-    assert verdict["identical"] is False  # type: ignore[index]
-    assert verdict["failed_runs"] == 1 and verdict["mismatched_runs"] == 1  # type: ignore[index]
-    assert verdict["nondeterministic"] is True  # type: ignore[index]
-    assert verdict["mismatches"][0]["label"] == "serial-b"  # type: ignore[index]
+    assert _results([ok]).verdict.identical is True
+    verdict = _results([ok, bad, failed]).verdict
+    assert verdict.identical is False
+    assert verdict.failed_runs == 1 and verdict.mismatched_runs == 1
+    assert verdict.nondeterministic is True
+    assert verdict.mismatches[0]["label"] == "serial-b"
 
 
 def test_results_round_trip_and_a_wrong_version_is_refused(tmp_path: Path) -> None:
-    """A written results file reads back; another schema version or kind is refused."""
-    path = write_results(_results([]), tmp_path / "results.json")
-    assert read_results(path)["schema_version"] == SCHEMA_VERSION
+    """A written results file reads back equal; another schema version or kind is refused."""
+    ok = {"label": "serial-a", "round": 1, "mode": "serial", "wall_s": 1.5, "identical": True}
+    written = _results([ok, {**ok, "label": "serial-b", "future_field": [1, 2]}])
+    path = write_results(written, tmp_path / "results.json")
+    assert read_results(path) == written
+    assert read_results(path).runs[1].extra == {"future_field": [1, 2]}
     data = json.loads(path.read_text())
+    assert data["schema_version"] == SCHEMA_VERSION and data["kind"] == SCHEMA_NAME
     path.write_text(json.dumps({**data, "schema_version": 99}))
-    with pytest.raises(HarnessError, match="schema_version 99"):
+    with pytest.raises(HarnessError, match=f"schema_version 99 .expected 1 or {SCHEMA_VERSION}"):
         read_results(path)
     path.write_text(json.dumps({**data, "kind": "other"}))
-    with pytest.raises(HarnessError, match="not a persona-bench"):
+    with pytest.raises(HarnessError, match="not a validate results file"):
         read_results(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"wall_s": "fast"}, r"runs\[0\].wall_s must be a number \(got 'fast'\)"),
+        ({"round": None}, r"runs\[0\].round must be an integer"),
+        ({"failed": 1}, r"runs\[0\].failed must be true or false \(got 1\)"),
+        ({"command": "python x"}, r"runs\[0\].command must be a list of strings"),
+    ],
+)
+def test_a_run_of_the_wrong_shape_is_refused_naming_the_field(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    """The one reader checks every run's fields: expected vs got, the field's path named."""
+    ok = {"label": "serial-a", "round": 1, "mode": "serial", "wall_s": 1.5}
+    data = _results([ok]).to_dict()
+    data["runs"][0].update(change)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(HarnessError, match=message):
+        read_results(path)
+
+
+def test_a_version_1_file_is_still_read() -> None:
+    """Results written before schema version 2 (no CPU source, sampler or harness cost) read."""
+    ok = {"label": "serial-a", "round": 1, "mode": "serial", "wall_s": 1.5, "identical": True}
+    data = _results([ok]).to_dict()
+    data["schema_version"] = 1
+    results = Results.from_dict(data)
+    assert results.schema_version == 1 and results.runs[0].cpu_source is None
+    assert results.to_dict()["schema_version"] == SCHEMA_VERSION

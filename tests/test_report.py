@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from harness import report
-from harness.analysis import ResultsError
-from harness.baseline import compare_results
+from harness.baseline import compare_results, render_comparison
 from harness.plots import DPI, SIZE
+from harness.results import Results, ResultsError
 from harness.synthetic import synthetic_results
 from persona_bench.errors import EXIT_BAD_INPUT
 
@@ -84,7 +84,8 @@ def test_report_writes_markdown_results_and_every_plot(tmp_path: Path) -> None:
     path = report.render_report(results, tmp_path / "out")
     assert path == tmp_path / "out" / "report.md"
     text = path.read_text()
-    assert json.loads((tmp_path / "out" / "results.json").read_text()) == results
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert Results.from_dict(saved) == Results.from_dict(results)
     expected = (round(SIZE[0] * DPI), round(SIZE[1] * DPI))
     for name in PNGS:
         assert _png_size(tmp_path / "out" / name) == expected
@@ -206,10 +207,10 @@ def test_comparison_included_and_written(tmp_path: Path) -> None:
     """A baseline regression is written to comparison.md and turns the conclusion red."""
     old = _results()
     new = _results(parallel={2: [16.0] * 3, 4: [11.0] * 3})
-    table, regressed = compare_results(old, new)
-    assert regressed
-    text = report.render_report(new, tmp_path, comparison=table).read_text()
-    assert (tmp_path / "comparison.md").read_text() == table
+    comparison = compare_results(old, new)
+    assert comparison.regressed
+    text = report.render_report(new, tmp_path, comparison=comparison).read_text()
+    assert (tmp_path / "comparison.md").read_text() == render_comparison(comparison)
     assert "## Baseline Comparison" in text
     assert "**Baseline:** ❌" in text
 
@@ -228,7 +229,7 @@ def test_report_cli_out_folder_gets_a_copy_of_the_results(tmp_path: Path) -> Non
     src.write_text(json.dumps(_results()))
     report.run(_cli([str(src), "--out", str(tmp_path / "elsewhere")]))
     copied = json.loads((tmp_path / "elsewhere" / "results.json").read_text())
-    assert copied == json.loads(src.read_text())
+    assert Results.from_dict(copied) == Results.from_dict(json.loads(src.read_text()))
 
 
 @pytest.mark.parametrize(
@@ -236,7 +237,8 @@ def test_report_cli_out_folder_gets_a_copy_of_the_results(tmp_path: Path) -> Non
     [
         (None, "no such file"),
         ("{not json", "not JSON"),
-        ('{"schema_version": 1, "runs": "x"}', "no list of runs"),
+        ('{"kind": "persona-bench.validate", "schema_version": 1, "runs": "x"}', "no list of runs"),
+        ('{"kind": "persona-bench.validate", "schema_version": 9}', "version 9 .expected 1 or 2"),
     ],
 )
 def test_report_cli_bad_input(tmp_path: Path, content: str | None, message: str) -> None:

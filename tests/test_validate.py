@@ -16,7 +16,9 @@ import psutil
 import pytest
 from harness_support import NOW, make_db, toy_template
 
+from harness.results import SCHEMA_NAME, SCHEMA_VERSION
 from persona_bench.cli import main
+from tests.helpers import bulk_db
 
 IGNORE = ["--ignore-column", "job_status.duration_ms"]
 
@@ -62,7 +64,7 @@ def test_a_deterministic_target_is_green(source: Path, tmp_path: Path) -> None:
     """A target writing the same rows every time: exit 0, every run identical, settings recorded."""
     code, results = _validate(source, tmp_path / "out", toy_template(), toy_template(), *IGNORE)
     assert code == 0
-    assert results["schema_version"] == 1 and results["kind"] == "persona-bench.validate"
+    assert results["schema_version"] == SCHEMA_VERSION and results["kind"] == SCHEMA_NAME
     assert [r["label"] for r in results["runs"]] == ["serial-a", "tasks=2", "serial-b"]
     assert all(r["identical"] and not r["failed"] for r in results["runs"])
     assert results["verdict"]["identical"] is True
@@ -99,6 +101,40 @@ def test_a_dropped_row_is_a_mismatch_naming_table_and_row(source: Path, tmp_path
     assert (tmp_path / "out" / "mismatch-round1-tasks2.db").exists()
     assert (tmp_path / "out" / "reference.db").exists()
     assert not (tmp_path / "out" / ".work").exists()
+
+
+def test_a_candidate_that_destroys_its_inputs_is_red_naming_each_table(
+    source: Path, tmp_path: Path
+) -> None:
+    """Right output rows, but half the trades deleted, wallets deactivated, markets dropped."""
+    code, results = _validate(
+        source, tmp_path / "out", toy_template(), _broken_parallel("destroy-inputs"), *IGNORE
+    )
+    assert code == 1
+    assert results["verdict"]["identical"] is False
+    bad = results["runs"][1]
+    assert bad["label"] == "tasks=2" and bad["failed"]
+    assert sorted(bad["inputs_changed"]) == ["markets", "trades_raw", "wallets"]
+    assert "table markets dropped" in bad["inputs_changed"]["markets"]
+    assert "rows deleted" in bad["inputs_changed"]["trades_raw"]
+    assert "changed its input tables: markets" in bad["failure"]
+    serial = [r for r in results["runs"] if r["mode"] == "serial"]
+    assert all(r["identical"] and r["inputs_changed"] == {} for r in serial)
+    check = results["input_check"]
+    assert check["changed_runs"] == 1 and check["runs_checked"] == 3
+    assert check["method"] == "pages" and "trades_raw" in check["tables"]
+    assert check["total_s"] >= check["reference_s"] > 0
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "changed its input tables" in report and "CHANGED by 1 run(s)" in report
+
+
+def test_a_candidate_that_only_moves_pages_is_green(source: Path, tmp_path: Path) -> None:
+    """A VACUUM after writing moves every page of the inputs but changes no row: not red."""
+    code, results = _validate(
+        source, tmp_path / "out", toy_template(), _broken_parallel("vacuum"), *IGNORE
+    )
+    assert code == 0, results["verdict"]
+    assert results["runs"][1]["inputs_changed"] == {}
 
 
 def test_a_float_changed_in_its_last_bit_is_a_mismatch(source: Path, tmp_path: Path) -> None:
@@ -262,6 +298,7 @@ def test_now_comes_from_the_fixture_meta_table(source: Path, tmp_path: Path) -> 
         ["--config", "/no/such/config.toml"],
         ["--profile", "prod"],  # together with --db
         ["--baseline", "/no/such/results.json"],
+        ["--backend", "gpu"],  # the reference classifier has process and thread workers only
     ],
 )
 def test_bad_input_exits_2_without_running(
@@ -278,6 +315,35 @@ def test_bad_input_exits_2_without_running(
     assert "error:" in err
     assert "Traceback" not in err
     assert not (out / "results.json").exists()
+
+
+def test_one_table_of_the_reference_classifier_can_be_compared_alone(tmp_path: Path) -> None:
+    """--table narrows the default ignore list too: no message about another table."""
+    # bulk_db's wallets reach Stage 2, so exclusions are written
+    source, out = bulk_db(tmp_path / "bulk.db", wallets=120), tmp_path / "out"
+    code = main(
+        [
+            *("validate", "--db", str(source), "--table", "wallet_exclusions", "--tasks", "2"),
+            *("--repeat", "1", "--now", str(NOW), "--out", str(out)),
+        ]
+    )
+    results = json.loads((out / "results.json").read_text())
+    assert code == 0, results["verdict"]
+    assert results["settings"]["tables"] == ["wallet_exclusions"]
+    assert results["settings"]["ignore_columns"] == []
+
+
+def test_an_ignored_column_of_a_table_not_compared_names_that_table(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Asked for explicitly, the column's own table is the one named."""
+    argv = ["validate", "--db", str(source), "--table", "wallet_personas"]
+    assert main([*argv, "--ignore-column", "job_status.duration_ms"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "persona-bench validate: error: ignored column 'job_status.duration_ms': table "
+        "'job_status' is not compared (compared: wallet_personas)"
+    )
 
 
 def test_a_missing_source_is_refused_and_not_created(tmp_path: Path) -> None:
@@ -316,35 +382,123 @@ def test_the_reference_classifier_is_the_default_target(source: Path, tmp_path: 
     assert results["runs"][1]["summary"]["tasks"] == 2
 
 
-def test_an_interrupted_validation_writes_red_results_and_kills_its_run(
-    source: Path, tmp_path: Path
-) -> None:
-    """Ctrl-C during a run: exit 130, results.json written with a red verdict, the job killed."""
-    out = tmp_path / "out"
-    pidfile = tmp_path / "job.pid"
+def _start_hanging(source: Path, out: Path | None, pidfile: Path, cwd: Path | None = None):
+    """A validation whose parallel run hangs (its job and a child of it write ``pidfile``)."""
     hang = _broken_parallel("slow") + f" --pidfile {pidfile}"
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [
             *(sys.executable, "-m", "persona_bench", "validate", "--db", str(source)),
             *("--serial-cmd", toy_template(), "--parallel-cmd", hang, "--tasks", "2"),
-            *("--repeat", "1", "--now", str(NOW), "--out", str(out), *IGNORE),
+            *("--repeat", "1", "--now", str(NOW), *IGNORE),
+            *(("--out", str(out)) if out is not None else ()),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        cwd=cwd,
         # a shell runs background jobs with SIGINT ignored, and Python then installs no
         # KeyboardInterrupt handler: give the child the terminal's default, as Ctrl-C meets it
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.monotonic() + 60
-    while not pidfile.exists() or not pidfile.read_text():
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+
+
+def _job_pids(proc: subprocess.Popen[str], pidfile: Path) -> list[int]:
+    """Wait (by progress: the file appears, written whole) for the hanging run's process ids."""
+    while not pidfile.exists():
+        assert proc.poll() is None, proc.communicate()[1]
+        time.sleep(0.02)
+    return [int(line) for line in pidfile.read_text().split()]
+
+
+def _gone(pid: int) -> bool:
+    return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_an_interrupted_validation_writes_red_results_kills_its_run_and_cleans_up(
+    source: Path, tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    """Ctrl-C or SIGTERM mid-run: exit 128+N, red results marked so, job tree killed, no .work."""
+    out, pidfile = tmp_path / "out", tmp_path / "job.pid"
+    proc = _start_hanging(source, out, pidfile)
+    pids = _job_pids(proc, pidfile)
+    assert (out / ".work" / "run.db").exists()  # the run's copy is there while it runs
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
+    assert err.strip().splitlines()[-1] == f"persona-bench validate: interrupted ({sig.name})"
+    assert "Traceback" not in err
     results = json.loads((out / "results.json").read_text())
     assert results["verdict"]["identical"] is False
+    assert results["verdict"]["interrupted"] == sig.name
     assert [r["label"] for r in results["runs"]] == ["serial-a"]
-    job = int(pidfile.read_text())
-    assert not psutil.pid_exists(job) or psutil.Process(job).status() == psutil.STATUS_ZOMBIE
+    assert len(pids) == 2 and all(_gone(pid) for pid in pids)  # the job and its child
+    assert not (out / ".work").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["results.json"]
+
+
+def test_a_second_validation_of_the_same_folder_is_refused(source: Path, tmp_path: Path) -> None:
+    """One validation per output folder: the second exits 2 with one line and touches nothing."""
+    out, pidfile = tmp_path / "out", tmp_path / "job.pid"
+    first = _start_hanging(source, out, pidfile)
+    try:
+        _job_pids(first, pidfile)
+        work = sorted(p.name for p in (out / ".work").iterdir())
+        second = subprocess.run(
+            [
+                *(sys.executable, "-m", "persona_bench", "validate", "--db", str(source)),
+                *("--serial-cmd", toy_template(), "--parallel-cmd", toy_template()),
+                *("--tasks", "2", "--repeat", "1", "--out", str(out), *IGNORE),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode == 2
+        assert second.stderr.splitlines() == [
+            f"persona-bench validate: error: output folder {out} is in use by another "
+            "validation; wait for it or give another --out"
+        ]
+        assert sorted(p.name for p in (out / ".work").iterdir()) == work  # left alone
+        assert not (out / "results.json").exists() and first.poll() is None
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    assert first.returncode == 143
+
+
+def test_validations_started_together_get_their_own_default_folders(
+    source: Path, tmp_path: Path
+) -> None:
+    """Two validations with the default folder at the same time: both complete, apart."""
+    argv = [
+        *(sys.executable, "-m", "persona_bench", "validate", "--db", str(source)),
+        *("--serial-cmd", toy_template(), "--parallel-cmd", toy_template()),
+        *("--tasks", "2", "--repeat", "1", "--now", str(NOW), *IGNORE),
+    ]
+    procs = [
+        subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    folders = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    assert len(folders) == 2 and folders[1] == folders[0] + "-2"
+    for folder in folders:
+        assert (tmp_path / "reports" / folder / "results.json").exists()
+
+
+def test_the_default_folder_is_never_one_created_after_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race of two starts: a folder created between a look and a mkdir is not shared."""
+    from harness.workdir import default_out
+
+    first = default_out("x", tmp_path)
+    # the other validation's folder exists, but this one looked before it was created
+    monkeypatch.setattr(Path, "exists", lambda self: False)
+    second = default_out("x", tmp_path)
+    assert second != first and second.name == first.name + "-2"

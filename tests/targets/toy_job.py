@@ -12,8 +12,12 @@ tables with plain sqlite3 and writes the four output tables, deterministically b
   other-timestamp  timestamps written one second later than --now
   nothing          exits 0 without writing anything
   fail             writes to stderr and exits 3
-  slow             sleeps far longer than any test timeout
+  slow             starts a child that sleeps, then sleeps itself, far longer than any test
+                   timeout (--pidfile: both process ids, one a line, written when both run)
   spawn            does its work in --tasks child processes that it waits for (CPU counted)
+  destroy-inputs   writes the right rows, then deletes half of trades_raw, deactivates every
+                   wallet and drops markets
+  vacuum           writes the right rows, then VACUUMs: every page moves, no row changes
 
 ``--mode`` applies only to runs with ``--tasks`` > 0 when ``--only-parallel`` is given, so one
 template can keep the serial runs correct while the parallel ones are broken.
@@ -79,9 +83,11 @@ def main() -> int:
         print("toy_job: simulated failure", file=sys.stderr)
         return 3
     if mode == "slow":
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         if args.pidfile:
-            with open(args.pidfile, "w") as fh:
-                fh.write(str(os.getpid()))
+            with open(args.pidfile + ".tmp", "w") as fh:
+                fh.write(f"{os.getpid()}\n{child.pid}\n")
+            os.replace(args.pidfile + ".tmp", args.pidfile)  # whole or absent
         time.sleep(600)
     if mode == "nothing":
         return 0
@@ -139,6 +145,13 @@ def main() -> int:
             "NULL, ?, ?)",
             (stamp, int((time.monotonic() - started) * 1000) + 1, json.dumps(counters), stamp),
         )
+    if mode == "destroy-inputs":
+        with conn:
+            conn.execute("DELETE FROM trades_raw WHERE id % 2 = 0")
+            conn.execute("UPDATE wallets SET is_active = 0")
+            conn.execute("DROP TABLE markets")
+    if mode == "vacuum":
+        conn.execute("VACUUM")
     conn.close()
     print(json.dumps({"schema": "toy-job/1", "tasks": args.tasks, "counters": counters}))
     return 0

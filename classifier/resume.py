@@ -5,8 +5,10 @@ wallet written (a resume's ``starting`` row keeps them), so an interrupted run c
 exactly after its last committed chunk, however often it is interrupted.
 
 An interrupted run is a row of ours (``now`` and ``config_hash`` in its metadata) whose status
-is ``running`` or ``failed``: ``running`` with nobody holding the run lock means the run was
-killed. A plain run refuses to discard it: ``--resume`` continues it, ``--restart`` starts afresh.
+is ``running`` or ``failed``; ``--resume`` continues either. ``running`` while we hold the run
+lock means the run was killed (it had no chance to say so): a plain run refuses to discard it
+silently, and ``--restart`` starts afresh. A ``failed`` run recorded its error and exited
+non-zero: a plain run starts afresh, as production's hourly run does.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ class ResumeError(UserError):
 
 
 class InterruptedRunError(UserError):
-    """A plain run met an interrupted one: the user must choose --resume or --restart."""
+    """A plain run met a killed one: the user must choose --resume or --restart."""
 
 
 def plan(
@@ -36,15 +38,14 @@ def plan(
     if resume:
         return check_resume(prior, now, config_hash)
     meta = _our_meta(prior)
-    if prior is not None and meta is not None and prior["status"] in ("running", "failed"):
-        how = "was killed" if prior["status"] == "running" else "failed"
+    if prior is not None and meta is not None and prior["status"] == "running":
         where = (
             f"after wallet {meta['last_wallet']}"
             if meta.get("last_wallet")
             else "before its first chunk"
         )
         raise InterruptedRunError(
-            f"the last run (now {meta['now']}) {how} {where}: continue it with --resume,"
+            f"the last run (now {meta['now']}) was killed {where}: continue it with --resume,"
             " or discard its progress and start afresh with --restart"
         )
     return "fresh", None

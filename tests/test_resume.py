@@ -269,3 +269,25 @@ def test_resume_after_a_completed_run_writes_nothing(setup, tmp_path):
     proc = classify_cli(*args, "--resume")
     assert proc.returncode == 0 and "nothing to resume" in proc.stdout
     assert _final(db) == expected
+
+
+def test_only_a_killed_run_stops_a_plain_run():
+    """A row of ours left 'running' (killed) refuses a plain run; 'failed' (the error recorded,
+    exit non-zero) and 'idle' start afresh; rows of another job's format never refuse."""
+    from classifier.resume import InterruptedRunError, plan
+
+    h = PersonaConfig().result_hash()
+    ours = json.dumps({"now": NOW, "config_hash": h, "last_wallet": "0xa"})
+    for status, meta, refused in (
+        ("running", ours, True),
+        ("failed", ours, False),
+        ("idle", ours, False),
+        ("running", '{"processed": 5}', False),
+    ):
+        prior = {"status": status, "metadata": meta}
+        if refused:
+            with pytest.raises(InterruptedRunError, match="killed after wallet 0xa"):
+                plan(prior, None, h, resume=False, restart=False)
+        else:
+            assert plan(prior, None, h, resume=False, restart=False) == ("fresh", None)
+        assert plan(prior, None, h, resume=False, restart=True) == ("fresh", None)

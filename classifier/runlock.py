@@ -27,7 +27,9 @@ class RunLockedError(UserError):
 
 
 def lock_path(db_path: Path) -> Path:
-    return db_path.with_name(db_path.name + ".classify-lock")
+    """Beside the real file: two runs naming it through a symlink or another path meet."""
+    real = db_path.resolve()
+    return real.with_name(real.name + ".classify-lock")
 
 
 class RunLock:

@@ -64,8 +64,11 @@ def test_a_second_run_on_a_live_database_is_refused(source, tmp_path, tasks):
     first = _held_run(db, "--tasks", tasks)
     try:
         before = dump_outputs(db)
-        for extra in ((), ("--resume",), ("--restart",)):
-            proc = classify_cli("--db", str(db), "--now", str(NOW), "--serial", *extra)
+        link = tmp_path / "elsewhere" / "link.db"  # the same file under another name
+        link.parent.mkdir()
+        link.symlink_to(db)
+        for path, extra in ((db, ()), (db, ("--resume",)), (db, ("--restart",)), (link, ())):
+            proc = classify_cli("--db", str(path), "--now", str(NOW), "--serial", *extra)
             assert proc.returncode == 2, (extra, proc.stderr)
             assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
             assert "is being classified by another run" in proc.stderr

@@ -40,15 +40,14 @@ NEWEST_PYTHON = "3.13"  # requires-python is >= 3.11: the suite runs on the floo
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite (slow tests included, as CI runs it), then again on Python 3.13."""
+    """Run the test suite (slow tests included, as CI runs it)."""
     _install(session, "test")
     session.run("pytest", *session.posargs)
-    session.notify(f"tests-{NEWEST_PYTHON}", session.posargs)
 
 
 @nox.session(name=f"tests-{NEWEST_PYTHON}", python=_python(NEWEST_PYTHON), default=False)
 def tests_newest(session: nox.Session) -> None:
-    """The test suite on the newest Python we promise (run by `nox -s tests`)."""
+    """The test suite on the newest Python we promise."""
     _install(session, "test")
     session.run("pytest", *session.posargs)
 

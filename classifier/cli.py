@@ -66,7 +66,14 @@ def run(args: argparse.Namespace) -> int:
     if args.serial and args.tasks:
         raise UserError(f"--serial and --tasks {args.tasks} contradict each other")
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    signal.signal(signal.SIGTERM, _terminate)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _classify(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)  # main() may be called from a longer program
+
+
+def _classify(args: argparse.Namespace) -> int:
     opts = RunOptions(
         db_path=args.db,
         config=load_config(args.config),

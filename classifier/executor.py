@@ -1,11 +1,14 @@
 """Where chunk jobs run: inline (serial), a process pool, a thread pool, or any Executor.
 
-A job is ``chunk_job(wallets, params)``: Stage 1 for one chunk (one set-based query), then the
-features of its passers only. It reads through a read-only connection owned by the worker
-(opened once per worker thread, by the pool's ``initializer`` or lazily on first use, so a
-foreign executor such as Dask's works too). The serial path calls ``evaluate_chunk`` inline on
-the writer's connection: the same code. A data error is a result, not an exception: only a dead
-or hung worker makes a future fail, and the pipeline recomputes its chunk.
+A job is ``chunk_job(wallets, job)``: Stage 1 for one chunk (one set-based query), the
+features of its passers only, Stage 2, and the rows the chunk writes. It reads through a
+read-only connection owned by the worker (opened once per worker thread, by the pool's
+``initializer`` or lazily on first use, so a foreign executor such as Dask's works too). ``job``
+is the run's ``JobParams``, or, on a pool this module made, the run's token: the pool's
+initializer gave every worker the params once, so a job carries only its wallets. The serial
+path calls ``evaluate_chunk`` inline on the writer's connection: the same code. A data error is
+a result, not an exception: only a dead or hung worker makes a future fail, and the pipeline
+recomputes its chunk.
 
 Worker state (the connection and the market-category map it caches) is keyed by the run's
 token, not by the path: an executor reused across runs never serves a run from an earlier run's
@@ -15,20 +18,31 @@ workers die with the job (``classifier.lifeline``).
 
 from __future__ import annotations
 
-import multiprocessing
 import sqlite3
 import threading
 import time
 import uuid
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from classifier import faults, store
+from classifier.chunkrows import ChunkRows, chunk_rows
 from classifier.config import PersonaConfig
 from classifier.features import FeatureError, Features, compute_features
 from classifier.lifeline import die_with_parent
-from classifier.stage1 import Stage1Outcome, stage1
+from classifier.stage1 import stage1
+
+# multiprocessing and concurrent.futures.process are imported where a process pool is made:
+# the serial path never needs them (about 0.03-0.1 s of every serial run's start-up).
+# The fork server imports these at start; the guard makes it die with the job.
+FORKSERVER_PRELOAD = ["classifier.executor", "classifier.forkserver_guard"]
+
+
+def format_ts(now: int) -> str:
+    """The one timestamp format every row of a run carries (UTC, milliseconds .000)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S.000", time.gmtime(now))
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +64,10 @@ class JobParams:
         # production's datetime(cutoff, 'unixepoch')
         return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.cutoff))
 
+    @property
+    def ts(self) -> str:
+        return format_ts(self.now)
+
 
 @dataclass(frozen=True, slots=True)
 class WalletResult:
@@ -62,12 +80,17 @@ class WalletResult:
 
 @dataclass(frozen=True, slots=True)
 class ChunkResult:
-    """Stage 1 outcomes of a chunk (wallet order) and its passers' features."""
+    """What a chunk writes (its rows, counters and failures), and how long its parts took.
 
-    outcomes: list[Stage1Outcome]
-    results: dict[str, WalletResult]
+    Plain tuples, not the per-wallet objects: the writer unpickles this beside busy workers.
+    """
+
+    rows: ChunkRows
+    last_wallet: str
+    passers: int  # wallets that passed Stage 1 (features computed or failed)
     stage1_s: float
     features_s: float
+    classify_s: float
 
 
 def compute_wallet(reader: store.WalletReader, wallet: str, params: JobParams) -> WalletResult:
@@ -83,13 +106,16 @@ def compute_wallet(reader: store.WalletReader, wallet: str, params: JobParams) -
 def evaluate_chunk(
     reader: store.WalletReader, wallets: tuple[str, ...], params: JobParams
 ) -> ChunkResult:
-    """Stage 1 for a chunk, then features for its passers only (about 6% in production)."""
+    """Stage 1 for a chunk, features for its passers only (about 6% in production), Stage 2."""
     t0 = time.perf_counter()
     summaries = store.stage1_summaries(reader.conn, wallets)
     outcomes = [stage1(s, params.now, params.config) for s in summaries]
     t1 = time.perf_counter()
     results = {o.wallet: compute_wallet(reader, o.wallet, params) for o in outcomes if o.passed}
-    return ChunkResult(outcomes, results, t1 - t0, time.perf_counter() - t1)
+    t2 = time.perf_counter()
+    rows = chunk_rows(outcomes, results, params.config, params.ts)
+    t3 = time.perf_counter()
+    return ChunkResult(rows, wallets[-1], len(results), t1 - t0, t2 - t1, t3 - t2)
 
 
 _local = threading.local()
@@ -144,44 +170,76 @@ def close_readers(token: str) -> None:
         conn.close()
 
 
-def init_worker(params: JobParams) -> None:
-    """Pool initializer: open the worker's connection before the first job."""
+_params_by_token: dict[str, JobParams] = {}  # this worker's runs, by token (set once per worker)
+
+
+def init_worker(params: JobParams, token: str | None = None) -> None:
+    """Pool initializer: keep the run's params under ``token``, open the worker's connection."""
+    if token is not None:
+        _params_by_token[token] = params
     _worker_reader(params)
 
 
-def init_process_worker(params: JobParams) -> None:
-    """Process pool initializer: die with the fork server (hence the job), then open."""
+def init_process_worker(params: JobParams, token: str | None = None) -> None:
+    """Process pool initializer: die with the fork server (hence the job), then as above."""
     die_with_parent()
-    init_worker(params)
+    init_worker(params, token)
 
 
-def chunk_job(wallets: tuple[str, ...], params: JobParams) -> ChunkResult:
+def chunk_job(wallets: tuple[str, ...], job: JobParams | str) -> ChunkResult:
     """The unit of work submitted to an executor: one chunk.
 
-    Whole chunks keep the writer's process nearly idle (it only writes), which matters on a
-    2-core machine: a writer that also ran Stage 1 and fed wallets one by one was starved by
-    its own workers and became the bottleneck.
+    ``job``: the run's params, or the token its pool's initializer registered them under (a
+    job then pickles its wallets only, not the whole config). Whole chunks keep the writer's
+    process nearly idle (it only writes), which matters on a 2-core machine: a writer that also
+    ran Stage 1 and fed wallets one by one was starved by its own workers.
     """
     faults.job_started()
+    params = _params_by_token[job] if isinstance(job, str) else job
     return evaluate_chunk(_worker_reader(params), wallets, params)
 
 
-def make_executor(backend: str, tasks: int, params: JobParams) -> Executor:
-    """A pool of ``tasks`` workers, each with its own read-only connection."""
+def make_executor(
+    backend: str, tasks: int, params: JobParams, token: str | None = None
+) -> Executor:
+    """A pool of ``tasks`` workers, each with its own read-only connection.
+
+    With a ``token``, every worker keeps ``params`` under it: submit ``chunk_job(wallets,
+    token)``. Without one, jobs must carry their params.
+    """
+    initargs: tuple[Any, ...] = (params, token)
     if backend == "thread":
         return ThreadPoolExecutor(
             max_workers=tasks,
             thread_name_prefix="features",
             initializer=init_worker,
-            initargs=(params,),
+            initargs=initargs,
         )
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     # forkserver: a fork is ~5 ms (spawn ~30 ms per worker) and no worker inherits the writer's
     # connection (NOTES-sqlite.md: a forked child kept using an inherited one and lost writes).
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["classifier.executor", "classifier.forkserver_guard"])
+    context.set_forkserver_preload(FORKSERVER_PRELOAD)
     return ProcessPoolExecutor(
-        max_workers=tasks, mp_context=context, initializer=init_process_worker, initargs=(params,)
+        max_workers=tasks, mp_context=context, initializer=init_process_worker, initargs=initargs
     )
+
+
+def start_forkserver() -> None:
+    """Start the fork server now, without waiting for it (its preload runs on another core).
+
+    Called before the writer opens and gates the database, so that the first worker's fork
+    does not wait for a fresh interpreter to import the classifier.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(FORKSERVER_PRELOAD)
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
 
 
 def close_pool(executor: Executor, grace_s: float) -> list[str]:
@@ -209,8 +267,9 @@ def close_pool(executor: Executor, grace_s: float) -> list[str]:
 
 def kill_workers(executor: Executor) -> None:
     """Stop a broken or hung pool now: its processes are killed, pending work cancelled."""
-    if isinstance(executor, ProcessPoolExecutor):
-        # Python 3.14 has kill_workers(); before it, CPython keeps them in _processes.
+    if not isinstance(executor, ThreadPoolExecutor):
+        # a process pool: Python 3.14 has kill_workers(); before it, CPython keeps them in
+        # _processes (absent from a foreign executor: nothing to kill here then)
         for proc in list((getattr(executor, "_processes", None) or {}).values()):
             if proc.is_alive():
                 proc.kill()

@@ -11,13 +11,14 @@ the path: the output is identical, and ``resume`` continues after the last commi
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import sqlite3
+import threading
 import time
 from collections import deque
-from concurrent.futures import CancelledError, Executor, Future
+from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,13 +32,14 @@ from classifier.executor import (
     close_pool,
     close_readers,
     evaluate_chunk,
+    format_ts,
     kill_workers,
     make_executor,
     reap_forkserver,
+    start_forkserver,
 )
 from classifier.resume import plan as resume_plan
 from classifier.runlock import RunLock
-from classifier.stage2 import Decision, classify
 from persona_bench import __version__
 from persona_bench.argtypes import MAX_NOW
 from persona_bench.errors import UserError
@@ -89,11 +91,6 @@ class RunOptions:
         return tasks, self.backend or self.config.parallel_backend
 
 
-def format_ts(now: int) -> str:
-    """The one timestamp format every row of a run carries (UTC, milliseconds .000)."""
-    return time.strftime("%Y-%m-%d %H:%M:%S.000", time.gmtime(now))
-
-
 @dataclass(frozen=True)
 class _Chunk:
     wallets: tuple[str, ...]
@@ -131,12 +128,23 @@ class _Run:
     slowest_job_s: float = 0.0  # the slowest chunk job seen: the default hang timeout scales on it
     reader: store.WalletReader = field(init=False)
     params: JobParams = field(init=False)
+    token: str | None = field(init=False)  # names this run's params in our own process pools
+    config_hash: str = field(init=False)
+    warm_up: threading.Thread | None = None
 
     def __post_init__(self) -> None:
         # the serial path, and recomputation, read on the writer's connection
         self.reader = store.WalletReader(self.conn)
         path = str(self.opts.db_path.resolve())
         self.params = JobParams(path, self.now, self.opts.config, self.opts.busy_timeout)
+        own_processes = self.owns_executor and self.backend == "process"
+        self.token = self.params.token if own_processes else None
+        self.config_hash = self.cfg.result_hash()
+
+    @property
+    def job(self) -> JobParams | str:
+        """What a chunk job carries: our own process pool's workers got the params once."""
+        return self.token if self.token is not None else self.params
 
     @property
     def cfg(self) -> PersonaConfig:
@@ -149,7 +157,7 @@ class _Run:
     def meta(self, **extra: Any) -> dict[str, Any]:
         """job_status metadata: SPEC's keys first, then what a resume needs."""
         out: dict[str, Any] = {**self.counters, "total": self.total, **extra}
-        out.update(now=self.now, config_hash=self.cfg.result_hash())
+        out.update(now=self.now, config_hash=self.config_hash)
         if self.resumes:
             out["resumes"] = self.resumes
         return out
@@ -198,6 +206,8 @@ def _run_locked(
     state = _Run(opts, conn, now, tasks, backend if tasks else None, executor, executor is None)
     try:
         try:
+            if state.tasks and state.executor is None:
+                _start_pool(state)  # its start-up overlaps the writer's reads, status row, gate
             final_meta = _run(state, resume_meta)
         finally:
             _release_workers(state)
@@ -228,6 +238,8 @@ def _run_locked(
 
 def _release_workers(state: _Run) -> None:
     """Stop our own pool (never a caller's) and close this run's reader connections."""
+    if state.warm_up is not None:
+        state.warm_up.join()
     if state.owns_executor and state.executor is not None:
         state.events += close_pool(state.executor, POOL_EXIT_GRACE_S)
         if state.backend == "process":
@@ -297,10 +309,31 @@ def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
         if skipped is not None:
             return skipped
 
-    if state.tasks and state.executor is None:
-        state.executor = make_executor(state.backend or "process", state.tasks, state.params)
     _loop(state, wallets)
     return state.meta(classified=state.counters["processed"], completed=True)
+
+
+def _start_pool(state: _Run) -> None:
+    """Our own pool, its workers started by a helper thread while the writer goes on.
+
+    Spawning a worker waits for the fork server (a fresh interpreter importing the classifier)
+    and then for the fork: about 0.1-0.3 s that the writer spends reading and gating instead.
+    """
+    backend = state.backend or "process"
+    if backend == "process":
+        start_forkserver()
+    pool = state.executor = make_executor(backend, state.tasks, state.params, state.token)
+
+    def spawn_workers() -> None:
+        # one quick job per worker: a process pool spawns a worker per submit while none is idle
+        try:
+            for _ in range(state.tasks):
+                pool.submit(os.getpid)
+        except (BrokenExecutor, RuntimeError):  # broken or shut down: the writer will see it
+            pass
+
+    state.warm_up = threading.Thread(target=spawn_workers, name="pool-start", daemon=True)
+    state.warm_up.start()
 
 
 def _gate(state: _Run) -> dict[str, Any] | None:
@@ -340,8 +373,8 @@ def _submit(state: _Run, wallets: tuple[str, ...]) -> _Chunk:
     if state.executor is None or state.pool_dead:
         return _Chunk(wallets, None, None)
     try:
-        future = state.executor.submit(chunk_job, wallets, state.params)
-    except BrokenProcessPool as exc:  # a worker died since the last submit
+        future = state.executor.submit(chunk_job, wallets, state.job)
+    except BrokenExecutor as exc:  # a worker died since the last submit (BrokenProcessPool)
         _pool_failed(state, f"worker pool broken ({type(exc).__name__}: {exc})")
         return _submit(state, wallets)  # on the new pool, or inline when there is none
     return _Chunk(wallets, future, state.executor)
@@ -352,8 +385,9 @@ def _collect(state: _Run, chunk: _Chunk) -> ChunkResult:
     t0 = time.perf_counter()
     result = _result_of(state, chunk) if chunk.future is not None else None
     if result is not None:
-        state.busy_s += result.stage1_s + result.features_s
-        state.slowest_job_s = max(state.slowest_job_s, result.stage1_s + result.features_s)
+        job_s = result.stage1_s + result.features_s + result.classify_s
+        state.busy_s += job_s
+        state.slowest_job_s = max(state.slowest_job_s, job_s)
         state.phases["features_s"] += time.perf_counter() - t0  # waiting for the job
         return result
     if chunk.future is not None:
@@ -361,6 +395,7 @@ def _collect(state: _Run, chunk: _Chunk) -> ChunkResult:
     result = evaluate_chunk(state.reader, chunk.wallets, state.params)
     state.phases["stage1_s"] += result.stage1_s
     state.phases["features_s"] += result.features_s
+    state.phases["classify_s"] += result.classify_s
     return result
 
 
@@ -373,7 +408,7 @@ def _result_of(state: _Run, chunk: _Chunk) -> ChunkResult | None:
     timeout = hang_timeout(state.opts, state.slowest_job_s)
     try:
         return chunk.future.result(timeout=timeout)
-    except (BrokenProcessPool, CancelledError) as exc:
+    except (BrokenExecutor, CancelledError) as exc:
         if current:
             _pool_failed(state, f"worker pool broken ({type(exc).__name__}: {exc})")
     except FutureTimeout:
@@ -410,63 +445,29 @@ def _pool_failed(state: _Run, why: str) -> None:
     if state.pool_restarts < MAX_POOL_RESTARTS:
         # jobs handed to the dead pool are recomputed here; chunks not yet submitted use the new one
         state.pool_restarts += 1
-        state.executor = make_executor(state.backend or "process", state.tasks, state.params)
+        state.executor = make_executor(
+            state.backend or "process", state.tasks, state.params, state.token
+        )
         state.pool_dead = False
         state.events.append(f"started a new worker pool ({state.pool_restarts})")
 
 
 def _write_chunk(state: _Run, chunk: ChunkResult) -> None:
-    """Stage 2 and every write of one chunk, plus its progress row, in one transaction."""
+    """Every write of one chunk, plus its progress row, in one transaction (rows built by the
+    chunk's job: the writer runs SQL only, which keeps its transaction short)."""
     t0 = time.perf_counter()
-    results = chunk.results
-    decisions: dict[str, Decision] = {}
-    for o in chunk.outcomes:
-        res = results.get(o.wallet)
-        if res is not None and res.features is not None:
-            decisions[o.wallet] = classify(res.features, o.age_days, state.cfg)
-    t1 = time.perf_counter()
-    state.phases["classify_s"] += t1 - t0
-
-    ts, counters = state.ts, dict(state.counters)
-    failures = []
-    w = store.ChunkWrites()
-    for o in chunk.outcomes:
-        if not o.passed:
-            assert o.reason is not None and o.counter is not None
-            w.exclusions.append((o.wallet, o.reason, o.metric_value, o.threshold, ts))
-            counters[o.counter] += 1
-            counters["processed"] += 1
-            continue
-        w.stage1_cleared.append((o.wallet,))
-        res = results[o.wallet]
-        if res.error is not None:
-            log.warning(
-                "persona_classification: wallet %s: features failed: %s", o.wallet, res.error
-            )
-            failures.append({"wallet": o.wallet, "error": res.error})
-            counters["errors"] += 1
-            continue
-        d = decisions[o.wallet]
-        for change in d.traits:
-            if change.value is None:
-                w.trait_deletes.append((o.wallet, change.key))
-            else:
-                w.trait_upserts.append((o.wallet, change.key, change.value, ts))
-        if d.kind == "excluded":
-            assert d.label is not None
-            w.exclusions.append((o.wallet, d.label, d.value, d.threshold, ts))
-        elif d.kind == "suitable":
-            assert d.label is not None and d.value is not None
-            w.personas.append((o.wallet, d.label, d.value, ts))
-        counters[d.counter] += 1
-        if d.kind != "unclassified":
-            counters["processed"] += 1
+    rows = chunk.rows
+    counters = dict(state.counters)
+    for key, n in rows.counts.items():
+        counters[key] += n
+    for wallet, error in rows.failures:
+        log.warning("persona_classification: wallet %s: features failed: %s", wallet, error)
     conn = state.conn
     store.begin(conn)
-    store.write_chunk(conn, w)
+    store.write_chunk(conn, rows.writes)
     saved, state.counters = state.counters, counters
     store.write_job_status(
-        conn, ts, metadata=state.meta(phase="classifying", last_wallet=chunk.outcomes[-1].wallet)
+        conn, state.ts, metadata=state.meta(phase="classifying", last_wallet=chunk.last_wallet)
     )
     state.written += 1
     faults.hit(f"before-commit:{state.written}")
@@ -476,8 +477,8 @@ def _write_chunk(state: _Run, chunk: ChunkResult) -> None:
         state.counters = saved
         raise
     faults.hit(f"after-commit:{state.written}")
-    state.failures.extend(failures)
-    state.phases["write_s"] += time.perf_counter() - t1
+    state.failures.extend({"wallet": w, "error": e} for w, e in rows.failures)
+    state.phases["write_s"] += time.perf_counter() - t0
 
 
 def _cpu_s() -> float:

@@ -4,7 +4,18 @@ Pure functions of ``Results`` (``harness.results``; a dict is validated into one
 median and min-max of every configuration, speed-ups over the serial median with their range
 across rounds, parallel efficiency, the A/A noise floor, the phase breakdown and the Amdahl bound
 it implies, and what to deploy. No I/O and no matplotlib: ``harness.report`` renders what this
-module computes.
+module computes, and the console and the baseline gate show the same ``Analysis``.
+
+**Noise** (one definition, everywhere): per round, |a - b| / min(a, b) of the round's two serial
+walls (the A/A pair); the noise floor is the median over rounds. (It equals exp|ln(a / b)| - 1,
+so it is a margin on the log scale the tests below use.)
+
+**Claims** (``Claim``): a configuration is a *gain* only when an exact sign-flip test
+(``harness.stats``) over the rounds rejects, at ``ALPHA`` = 0.05 one-sided, that the per-round
+log speed-up ln(S_r / P_r) (S_r the geometric mean of round r's serial walls, P_r the
+configuration's wall in round r) is centred at or below ln(1 + noise); *slower* symmetrically;
+*none* when neither is rejected; *too few rounds* when fewer rounds than the test needs to reach
+0.05 at all (5) were measured: then the report says so and how many it would take.
 
     harness.HarnessError
      └── harness.results.ResultsError   not a results file this module can read (re-exported)
@@ -12,17 +23,23 @@ module computes.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from harness.results import Results, ResultsError, Run, as_results
+from harness.stats import ALPHA, sign_flip_min_n, sign_flip_p
 
 SERIAL = "serial"
 PHASES = ("stage1_s", "features_s", "classify_s", "write_s", "other_s")
-Effect = Literal["gain", "none", "slower"]
-Kind = Literal["deploy", "keep_serial", "do_not_deploy", "no_data"]
+Effect = Literal["gain", "none", "slower", "too_few_rounds"]
+Kind = Literal["deploy", "keep_serial", "too_few_rounds", "do_not_deploy", "no_data"]
+METHOD = (
+    "exact sign-flip permutation test over rounds of the paired log speed-up "
+    "ln(serial / parallel) minus ln(1 + noise), one-sided, alpha 0.05"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +62,29 @@ class Spread:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Claim:
+    """What the test over rounds says about one configuration against serial."""
+
+    effect: Effect
+    rounds: int  # rounds with both this configuration's and a serial wall
+    needed: int  # the fewest rounds with which the test can support a claim at all
+    p_gain: float | None  # one-sided p that the speed-up exceeds 1 + noise
+    p_slower: float | None  # one-sided p that it is below 1 / (1 + noise)
+    paired_speedup: float | None  # exp(mean over rounds of ln(S_r / P_r))
+    method: str = METHOD
+
+    def text(self) -> str:
+        """One phrase for a table cell."""
+        if self.effect == "too_few_rounds":
+            return f"not enough rounds to tell ({self.rounds} of {self.needed} needed)"
+        if self.effect == "gain":
+            return f"gain (p = {self.p_gain:.3f}, {self.rounds} rounds)"
+        if self.effect == "slower":
+            return f"slower (p = {self.p_slower:.3f}, {self.rounds} rounds)"
+        return f"no measurable difference (p = {min(self.p_gain or 1, self.p_slower or 1):.2f})"
+
+
+@dataclass(frozen=True, kw_only=True)
 class ConfigStats:
     """One configuration (``serial`` or ``tasks=N``) over every round."""
 
@@ -59,7 +99,12 @@ class ConfigStats:
     speedup: float | None = None  # serial median wall / this median wall
     speedup_low: float | None = None  # range across rounds: serial median / each run's wall
     speedup_high: float | None = None
-    effect: Effect | None = None  # beyond the noise: gain or slower; inside it: none
+    claim: Claim | None = None  # the test over rounds against serial (parallel configs only)
+
+    @property
+    def effect(self) -> Effect | None:
+        """The claim's effect (None for serial or without a measurement)."""
+        return self.claim.effect if self.claim is not None else None
 
     @property
     def failed(self) -> int:
@@ -100,6 +145,28 @@ class Breakdown:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HarnessCost:
+    """What the harness itself spent: per run (medians over runs) and for the snapshot."""
+
+    runs: int  # runs that recorded their overhead
+    copy_s: float
+    fsync_s: float
+    inputs_s: float  # checking that the run left its input tables alone
+    read_s: float  # reading the run's output tables
+    compare_s: float  # comparing them (with the snapshot's and the reference's)
+    total_s: float  # everything outside the measured wall, copy and fsync included
+    ratio: float | None  # median over runs of total / (copy + fsync); goal <= 1.5
+    sampler_share: Spread | None  # the sampler's CPU / the run's wall, over runs
+    sampler_processes: int  # the largest tree the sampler read
+    sampler_budget: float | None  # the share of a core the sampler's interval aims at
+    snapshot: Mapping[str, float]  # backup_s, check_s, counts_s, hash_s
+    check: str | None  # integrity_check or quick_check
+
+
+RATIO_GOAL = 1.5  # per-run overhead at most 1.5x a plain copy plus fsync (issue 13)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Recommendation:
     """What to deploy, in one line, with the figures behind it."""
 
@@ -127,6 +194,10 @@ class Analysis:
     mismatch_lines: tuple[str, ...]
     failed_runs: tuple[Run, ...]
     recommendation: Recommendation
+    cost: HarnessCost | None = None  # None for results without overhead records (version 1)
+    rounds: int = 0  # the most rounds any parallel configuration was paired with serial over
+    method: str = METHOD
+    alpha: float = ALPHA
 
     def amdahl(self, tasks: int) -> float | None:
         """Amdahl's bound on the speed-up at ``tasks``: 1 / (f + (1 - f) / min(tasks, cores))."""
@@ -193,6 +264,7 @@ def analyse(results: Results | Mapping[str, Any]) -> Analysis:
         for label, runs in groups.items()
         if label != SERIAL
     )
+    rounds = max((c.claim.rounds for c in parallel if c.claim is not None), default=0)
     measured = [c for c in parallel if c.wall is not None]
     best = min(measured, key=lambda c: (_median(c), c.tasks)) if measured else None
     serial_breakdown = _breakdown(serial)
@@ -219,8 +291,52 @@ def analyse(results: Results | Mapping[str, Any]) -> Analysis:
         mismatch_lines=mismatch_lines,
         failed_runs=failed,
         recommendation=Recommendation(kind="no_data", headline=""),
+        cost=harness_cost(results),
+        rounds=rounds,
     )
     return replace(partial, recommendation=recommend(partial))
+
+
+def harness_cost(results: Results) -> HarnessCost | None:
+    """Medians of the runs' ``overhead`` and ``sampler`` records, and the snapshot's timings."""
+    recorded = [r for r in results.runs if r.overhead]
+    if not recorded:
+        return None
+
+    def median(key: str) -> float:
+        return statistics.median(num(r.overhead, key) or 0.0 for r in recorded)
+
+    ratios = [
+        (num(r.overhead, "total_s") or 0.0) / base
+        for r in recorded
+        if (base := (num(r.overhead, "copy_s") or 0.0) + (num(r.overhead, "fsync_s") or 0.0)) > 0
+        and num(r.overhead, "total_s") is not None
+    ]
+    shares = [v for r in results.runs if (v := num(r.sampler, "share_of_wall")) is not None]
+    timings = results.snapshot.get("timings")
+    return HarnessCost(
+        runs=len(recorded),
+        copy_s=median("copy_s"),
+        fsync_s=median("fsync_s"),
+        inputs_s=median("inputs_s"),
+        read_s=median("read_s"),
+        compare_s=median("compare_s"),
+        total_s=median("total_s"),
+        ratio=statistics.median(ratios) if ratios else None,
+        sampler_share=Spread.of(shares),
+        sampler_processes=max(
+            (int(num(r.sampler, "max_processes") or 0) for r in results.runs), default=0
+        ),
+        sampler_budget=next(
+            (v for r in results.runs if (v := num(r.sampler, "budget")) is not None), None
+        ),
+        snapshot={
+            k: float(v)
+            for k, v in (timings.items() if isinstance(timings, Mapping) else ())
+            if isinstance(v, int | float)
+        },
+        check=str(results.snapshot.get("check") or "integrity_check") if results.snapshot else None,
+    )
 
 
 def recommend(a: Analysis) -> Recommendation:
@@ -250,10 +366,26 @@ def recommend(a: Analysis) -> Recommendation:
     gains = [c for c in a.parallel if c.effect == "gain" and c.wall is not None]
     if not gains:
         best = a.best
+        if best is not None and best.claim is not None and best.effect == "too_few_rounds":
+            claim = best.claim
+            return Recommendation(
+                kind="too_few_rounds",
+                headline=(
+                    "keep parallel_enabled = false: not enough rounds to tell "
+                    f"(run --repeat {claim.needed} or more)"
+                ),
+                reasons=(
+                    f"{claim.rounds} round(s) measured; the test ({METHOD}) cannot reach "
+                    f"p <= {ALPHA} with fewer than {claim.needed} rounds, whatever the times; "
+                    f"the best, {best.label}, ran {_x(best.speedup)} against a noise of "
+                    f"±{noise:.1%}",
+                ),
+            )
         why = (
             f"the best, {best.label}, ran {_x(best.speedup)} ({_x(best.speedup_low)} to "
             f"{_x(best.speedup_high)}) against a noise of ±{noise:.1%}: "
             + ("slower than serial" if best.effect == "slower" else "no measurable difference")
+            + (f" ({best.claim.text()})" if best.claim is not None else "")
             if best is not None and best.speedup is not None
             else "no parallel configuration completed"
         )
@@ -268,9 +400,11 @@ def recommend(a: Analysis) -> Recommendation:
     limit = _median(fastest) * (1.0 + noise)
     chosen = min((c for c in gains if _median(c) <= limit), key=lambda c: c.tasks)
     memory = max((r.peak_pss_bytes or 0 for r in chosen.ok_runs), default=0)
+    assert chosen.claim is not None
     reasons = [
         f"{chosen.label}: median speed-up {_x(chosen.speedup)} ({_x(chosen.speedup_low)} to "
-        f"{_x(chosen.speedup_high)} across rounds), beyond the A/A noise of ±{noise:.1%}",
+        f"{_x(chosen.speedup_high)} across rounds), beyond the A/A noise of ±{noise:.1%}: "
+        f"p = {chosen.claim.p_gain:.3f} over {chosen.claim.rounds} rounds ({METHOD})",
     ]
     if chosen is not fastest:
         reasons.append(
@@ -309,23 +443,67 @@ def _stats(label: str, runs: Sequence[Run]) -> ConfigStats:
 
 
 def _with_speedup(c: ConfigStats, serial: ConfigStats, noise: float) -> ConfigStats:
-    """Speed-up over the serial median, and its range: the serial median over each run's wall.
+    """Speed-up over the serial median, its range, and the claim the rounds support.
 
-    The range always holds the median speed-up. Pairing each run with its own round's serial
-    walls instead would let one noisy A/A pair push the range away from the median; the
-    serial side's spread is what the A/A noise band accounts for.
+    The range is the serial median over each run's wall, so it always holds the median
+    speed-up. The claim pairs rounds instead (see the module docstring): each round's serial
+    pair and parallel run ran interleaved, under the same machine load.
     """
     if c.wall is None or serial.wall is None or c.wall.median <= 0:
         return c
     ratios = [serial.wall.median / w for r in c.ok_runs if (w := r.wall_s or 0.0) > 0]
-    low, high = min(ratios), max(ratios)
-    effect: Effect = "gain" if low > 1 + noise else "slower" if high < 1 - noise else "none"
     return replace(
         c,
         speedup=serial.wall.median / c.wall.median,
-        speedup_low=low,
-        speedup_high=high,
+        speedup_low=min(ratios),
+        speedup_high=max(ratios),
+        claim=claim_of(paired_log_speedups(serial.ok_runs, c.ok_runs), noise),
+    )
+
+
+def paired_log_speedups(serial: Sequence[Run], parallel: Sequence[Run]) -> tuple[float, ...]:
+    """ln(S_r / P_r) for every round with both: S_r the geometric mean of the round's serial walls.
+
+    A configuration measured twice in a round (not a plan ``validate`` makes) uses its geometric
+    mean too. Rounds in ascending order.
+    """
+
+    def by_round(runs: Sequence[Run]) -> dict[int, float]:
+        logs: dict[int, list[float]] = {}
+        for r in runs:
+            if r.ok and r.wall_s is not None and r.wall_s > 0:
+                logs.setdefault(r.round, []).append(math.log(r.wall_s))
+        return {rnd: math.fsum(v) / len(v) for rnd, v in logs.items()}
+
+    s, p = by_round(serial), by_round(parallel)
+    return tuple(s[rnd] - p[rnd] for rnd in sorted(s.keys() & p.keys()))
+
+
+def claim_of(log_speedups: Sequence[float], noise: float) -> Claim:
+    """The claim the paired log speed-ups support against a noise band of ``noise``."""
+    n = len(log_speedups)
+    needed = sign_flip_min_n(ALPHA)
+    paired = math.exp(math.fsum(log_speedups) / n) if n else None
+    if n < needed:
+        return Claim(
+            effect="too_few_rounds",
+            rounds=n,
+            needed=needed,
+            p_gain=None,
+            p_slower=None,
+            paired_speedup=paired,
+        )
+    margin = math.log1p(noise)
+    p_gain = sign_flip_p([x - margin for x in log_speedups])
+    p_slower = sign_flip_p([-x - margin for x in log_speedups])
+    effect: Effect = "gain" if p_gain <= ALPHA else "slower" if p_slower <= ALPHA else "none"
+    return Claim(
         effect=effect,
+        rounds=n,
+        needed=needed,
+        p_gain=p_gain,
+        p_slower=p_slower,
+        paired_speedup=paired,
     )
 
 

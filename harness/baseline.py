@@ -1,9 +1,12 @@
 """The baseline gate: compare two validate results, configuration by configuration.
 
-A configuration (``serial``, ``tasks=N``) has regressed only when it is slower by more than the
-threshold **and** beyond the noise of both runs: the new fastest run is slower than the old
-slowest, and the median grew by more than threshold + noise (the larger A/A noise of the two).
-A configuration that completed before and now fails has regressed too. Timings from different
+A configuration (``serial``, ``tasks=N``) has regressed only when a test says it is slower by
+more than the threshold plus the noise (the larger A/A noise of the two results): an exact
+one-sided two-sample permutation test (``harness.stats.two_sample_p``) of the new runs' log walls,
+less ln(1 + threshold + noise), against the old runs' log walls gives p <= 0.05. *Faster* is the
+mirror test. With too few runs a side for the test to reach 0.05 at all (3 a side), the verdict
+is "not enough runs to tell", never a regression. A configuration that completed before and now
+fails has regressed (no test needed). Timings from different
 machines are not comparable: refused unless the caller allows it, and then the table says so.
 
 ``persona-bench compare OLD NEW [--threshold 0.10] [--allow-other-machine]`` prints the table and
@@ -17,6 +20,7 @@ exits 1 on a regression, 2 on bad input.
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,16 +29,24 @@ from typing import Any, Literal
 from harness import HarnessError
 from harness.analysis import Analysis, ConfigStats, analyse
 from harness.results import Results, ResultsError, read_results
+from harness.stats import ALPHA, two_sample_can_reach, two_sample_min_n, two_sample_p
 
 HELP = "Compare two validate results.json; exit 1 when a configuration regressed."
 MACHINE_KEYS = ("cpu_model", "cpu_count", "hostname")
 REGRESSED = "❌ REGRESSED"
-Change = Literal["regressed", "faster", "same", "only_old", "only_new", "no_old", "failed_now"]
+Change = Literal[
+    "regressed", "faster", "same", "too_few", "only_old", "only_new", "no_old", "failed_now"
+]
+METHOD = (
+    "exact two-sample permutation test of log walls, new minus ln(1 + threshold + noise) "
+    "against old, one-sided, alpha 0.05"
+)
 VERDICT_TEXT: dict[str, str] = {
     "regressed": REGRESSED,
     "failed_now": f"{REGRESSED} (every new run failed)",
     "faster": "✅ faster",
     "same": "✅ same (within threshold and noise)",
+    "too_few": f"not enough runs to tell (a test needs {two_sample_min_n()} a side)",
     "only_old": "only in old",
     "only_new": "only in new",
     "no_old": "no old measurement",
@@ -54,6 +66,8 @@ class ConfigChange:
     new: ConfigStats | None
     change: Change
     relative: float | None  # (new median - old median) / old median
+    p_slower: float | None = None  # one-sided p: new slower than old beyond threshold + noise
+    p_faster: float | None = None
 
     @property
     def regressed(self) -> bool:
@@ -135,9 +149,10 @@ def render_comparison(c: Comparison) -> str:
             _cell(row.old),
             _cell(row.new),
             "-" if row.relative is None else f"{row.relative:+.1%}",
-            VERDICT_TEXT[row.change],
+            VERDICT_TEXT[row.change] + _p_text(row),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"Test: {METHOD} (`harness/stats.py`)."]
     if c.new.red:
         lines += ["", "Note: the new results' determinism verdict is red (see its report)."]
     lines += ["", f"**{'Regression' if c.regressed else 'No regression'}.**"]
@@ -174,8 +189,21 @@ def _change(
 ) -> ConfigChange:
     """How one configuration changed."""
 
-    def made(change: Change, relative: float | None = None) -> ConfigChange:
-        return ConfigChange(label=label, old=old, new=new, change=change, relative=relative)
+    def made(
+        change: Change,
+        relative: float | None = None,
+        p_slower: float | None = None,
+        p_faster: float | None = None,
+    ) -> ConfigChange:
+        return ConfigChange(
+            label=label,
+            old=old,
+            new=new,
+            change=change,
+            relative=relative,
+            p_slower=p_slower,
+            p_faster=p_faster,
+        )
 
     if new is None:
         return made("only_old")
@@ -186,11 +214,26 @@ def _change(
     if new.wall is None:
         return made("failed_now")
     change = (new.wall.median - old.wall.median) / old.wall.median
-    if new.wall.low > old.wall.high and change > threshold + noise:
-        return made("regressed", change)
-    if new.wall.high < old.wall.low and -change > threshold + noise:
-        return made("faster", change)
-    return made("same", change)
+    before = [math.log(w) for r in old.ok_runs if (w := r.wall_s or 0.0) > 0]
+    after = [math.log(w) for r in new.ok_runs if (w := r.wall_s or 0.0) > 0]
+    if not two_sample_can_reach(len(before), len(after), ALPHA):
+        return made("too_few", change)
+    margin = math.log1p(threshold + noise)
+    p_slower = two_sample_p(before, [x - margin for x in after])
+    p_faster = two_sample_p(after, [x - margin for x in before])
+    if p_slower <= ALPHA:
+        return made("regressed", change, p_slower, p_faster)
+    if p_faster <= ALPHA:
+        return made("faster", change, p_slower, p_faster)
+    return made("same", change, p_slower, p_faster)
+
+
+def _p_text(row: ConfigChange) -> str:
+    if row.change == "regressed" and row.p_slower is not None:
+        return f" (p = {row.p_slower:.3f})"
+    if row.change == "faster" and row.p_faster is not None:
+        return f" (p = {row.p_faster:.3f})"
+    return ""
 
 
 def _cell(c: ConfigStats | None) -> str:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from harness.analysis import Analysis, ConfigStats
+from harness.analysis import RATIO_GOAL, Analysis, ConfigStats
 from harness.inputs import describe
 from harness.replay import RunSpec
 from harness.results import Run
@@ -106,6 +106,37 @@ def _example_lines(diff: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def cost_lines(a: Analysis) -> list[str]:
+    """The harness's own cost: per run and for the snapshot (empty for old results)."""
+    c = a.cost
+    if c is None:
+        return []
+    ratio = f"{c.ratio:.2f}x copy+fsync (goal <= {RATIO_GOAL}x)" if c.ratio is not None else "-"
+    lines = [
+        f"harness per run (median of {c.runs}): copy {c.copy_s:.2f} s, fsync {c.fsync_s:.2f} s, "
+        f"input check {c.inputs_s:.2f} s, read {c.read_s:.2f} s, compare {c.compare_s:.2f} s; "
+        f"{c.total_s:.2f} s outside the measured wall = {ratio}",
+    ]
+    if c.sampler_share is not None:
+        lines.append(
+            f"memory sampler: {c.sampler_share.median:.1%} of a core per run (max "
+            f"{c.sampler_share.high:.1%}; up to {c.sampler_processes} processes)"
+        )
+    if c.snapshot:
+        parts = ", ".join(
+            f"{name} {c.snapshot[key]:.1f} s"
+            for key, name in (
+                ("backup_s", "backup"),
+                ("check_s", c.check or "check"),
+                ("counts_s", "counts"),
+                ("hash_s", "sha256"),
+            )
+            if key in c.snapshot
+        )
+        lines.append(f"snapshot: {parts}")
+    return lines
+
+
 def _row(c: ConfigStats, serial: ConfigStats) -> tuple[str, ...]:
     wall = c.wall
     if c.tasks and c.speedup is not None:
@@ -122,6 +153,7 @@ def _row(c: ConfigStats, serial: ConfigStats) -> tuple[str, ...]:
         f"{c.cpu.median:.2f} s" if c.cpu else "-",
         _mib(c.pss.median) if c.pss else "-",
         f"{sum(r.identical is True for r in c.runs)}/{len(c.runs)}",
+        c.claim.text() if c.claim is not None else "-",
     )
 
 
@@ -129,7 +161,16 @@ def summary_table(a: Analysis) -> str:
     """The console summary of an analysis: one row per configuration, then the verdict."""
     results = a.results
     runs = results.runs
-    header = ("configuration", "ok", "wall median (min-max)", "speed-up", "CPU", "peak PSS", "same")
+    header = (
+        "configuration",
+        "ok",
+        "wall median (min-max)",
+        "speed-up",
+        "CPU",
+        "peak PSS",
+        "same",
+        "beyond the noise?",
+    )
     rows = [header] + [_row(c, a.serial) for c in (a.serial, *a.parallel)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
@@ -143,7 +184,10 @@ def summary_table(a: Analysis) -> str:
         f"|a - b| / min(a, b)): {noise.rel:.1%}"
         if noise.rel is not None
         else "A/A noise: n/a (no complete serial pair)",
+        f"claims: {a.method} (p <= {a.alpha:g} needs >= "
+        + f"{next((c.claim.needed for c in a.parallel if c.claim), 5)} rounds)",
         f"recommendation: {a.recommendation.headline}",
+        *cost_lines(a),
         f"compared: {', '.join(settings.get('tables') or [])}; ignored columns: "
         + (", ".join(settings.get("ignore_columns") or []) or "none"),
         f"reference: {verdict.reference}",
@@ -171,4 +215,4 @@ def summary_table(a: Analysis) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Progress", "outcome", "summary_table"]
+__all__ = ["Progress", "cost_lines", "outcome", "summary_table"]

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.analysis import Analysis, ConfigStats, num
+from harness.analysis import RATIO_GOAL, Analysis, ConfigStats, num
 from harness.baseline import Comparison, render_comparison
 from harness.inputs import describe
 from harness.results import Results
@@ -26,7 +26,6 @@ COUNTERS = (
     "unclassified",
     "errors",
 )
-EFFECT_TEXT = {"gain": "gain", "none": "no measurable difference", "slower": "slower"}
 
 
 def render_markdown(
@@ -46,6 +45,7 @@ def render_markdown(
         _phases(a, plots),
         "## Analysis",
         _noise(a),
+        _cost(a),
         _recommendation(a, meta),
         _mismatches(results.verdict.mismatches),
         _failed(a),
@@ -169,7 +169,7 @@ def _parallel(a: Analysis, plots: Sequence[str]) -> str:
         "tasks",
         "median wall (min to max)",
         "speed-up (range over rounds)",
-        "vs noise",
+        "beyond the noise? (test over rounds)",
         "CPU (median)",
         "peak PSS median (max)",
         "efficiency / min(tasks, cores)",
@@ -181,7 +181,8 @@ def _parallel(a: Analysis, plots: Sequence[str]) -> str:
     text = "### Parallel Runs\n\n" + _table(header, rows)
     text += (
         f"\n\nSpeed-up = serial median wall / median wall; its range is the serial median over "
-        f"each round's wall. Efficiency divides the speed-up by the cores a run "
+        f"each round's wall. The test column is the claim the rounds support "
+        f"(see Noise). Efficiency divides the speed-up by the cores a run "
         f"can use (min(tasks, {_text(a.cores)})) and by the task count."
     )
     for name, alt in (("wall.png", "Wall time by task count"), ("speedup.png", "Speed-up")):
@@ -205,7 +206,7 @@ def _config_row(a: Analysis, c: ConfigStats) -> list[str]:
         c.label,
         wall,
         speed,
-        EFFECT_TEXT.get(c.effect or "", "-"),
+        c.claim.text() if c.claim is not None else "-",
         _secs(c.cpu.median if c.cpu else None),
         _spread_bytes(c),
         _pct(eff_cores) if c.tasks else "-",
@@ -278,10 +279,61 @@ def _noise(a: Analysis) -> str:
         )
     lines += [
         "",
-        f"A speed-up whose range over rounds overlaps 1.00 ± {n.band:.1%} is reported as "
-        '"no measurable difference", never as a gain.',
+        f"**Method.** Noise = median over rounds of |a − b| / min(a, b) of the A/A pair (the "
+        f"console shows the same figure). A gain is claimed only when the {a.method} "
+        f"(`harness/stats.py`) gives p ≤ {a.alpha:g}: per round r, x_r = ln(S_r / P_r) with "
+        f"S_r the geometric mean of that round's serial walls and P_r the configuration's "
+        f"wall; the test asks whether x_r − ln(1 + {n.band:.1%}) is centred above 0. "
+        f"*Slower* is the mirror test. With n rounds the smallest p this exact test can give "
+        f"is 1 / 2^n, so fewer than {_needed(a)} rounds can support no claim: the table then "
+        f'says "not enough rounds to tell" and how many it would take.',
     ]
     return "\n".join(lines)
+
+
+def _cost(a: Analysis) -> str:
+    c = a.cost
+    if c is None:
+        return "### Harness Cost\n\nNot recorded (results written before schema version 2)."
+    ratio = _x(c.ratio)
+    rows = [
+        ["copy of the snapshot", _secs(c.copy_s)],
+        ["fsync of the copy", _secs(c.fsync_s)],
+        ["checking the input tables", _secs(c.inputs_s)],
+        ["reading the output tables", _secs(c.read_s)],
+        ["comparing them", _secs(c.compare_s)],
+        ["**all outside the measured wall**", f"**{_secs(c.total_s)}**"],
+        [f"ratio to copy + fsync (goal ≤ {RATIO_GOAL}x)", f"**{ratio}**"],
+    ]
+    text = (
+        f"### Harness Cost\n\nPer run, medians over {c.runs} runs: what the harness did for a "
+        "run besides running it.\n\n" + _table(["step", "time"], rows)
+    )
+    if c.sampler_share is not None:
+        text += (
+            f"\n\n**Memory sampler** (a thread of the harness, on the measured machine): "
+            f"{c.sampler_share.median:.1%} of one core per run, at most "
+            f"{c.sampler_share.high:.1%}, trees of up to {c.sampler_processes} processes"
+            + (
+                f" (budget {c.sampler_budget:.0%}: the interval adapts to the cost of a sample)"
+                if c.sampler_budget is not None
+                else ""
+            )
+            + "."
+        )
+    if c.snapshot:
+        steps = [
+            ("backup_s", "online backup"),
+            ("check_s", f"`{c.check}`"),
+            ("counts_s", "row counts"),
+            ("hash_s", "sha256"),
+        ]
+        text += "\n\n**Snapshot:** " + ", ".join(
+            f"{name} {_secs(c.snapshot[key])}" for key, name in steps if key in c.snapshot
+        )
+        text += " (`--check quick` runs `quick_check` instead; full is the default: it caught "
+        text += "8 of 8 corrupt copies where quick_check caught 3)."
+    return text
 
 
 def _recommendation(a: Analysis, meta: Mapping[str, Any]) -> str:
@@ -394,6 +446,11 @@ def _conclusion(a: Analysis, results: Results, comparison: Comparison | None) ->
             else "no configuration beats serial beyond the noise",
         ),
         ("Recommendation", rec.kind in ("deploy", "keep_serial"), rec.headline),
+        (
+            "Rounds",
+            all(c.effect != "too_few_rounds" for c in a.parallel),
+            f"{a.rounds} paired round(s); a claim needs at least {_needed(a)}",
+        ),
     ]
     if comparison is not None:
         regressed = comparison.regressed
@@ -422,6 +479,10 @@ def _aa_pairs(serial: ConfigStats) -> list[tuple[Any, float, float]]:
     rounds = sorted({rnd for rnd, _ in walls})
     pairs = [(r, walls.get((r, "serial-a")), walls.get((r, "serial-b"))) for r in rounds]
     return [(r, a, b) for r, a, b in pairs if a and b]
+
+
+def _needed(a: Analysis) -> int:
+    return next((c.claim.needed for c in a.parallel if c.claim is not None), 5)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -20,6 +20,7 @@ import shlex
 import shutil
 import string
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -133,11 +134,14 @@ def _summary(stdout: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _fresh_copy(snapshot: Path, dest: Path) -> None:
+def _fresh_copy(snapshot: Path, dest: Path) -> tuple[float, float]:
+    """Copy the snapshot to ``dest`` and flush it; (copy seconds, fsync seconds)."""
+    started = time.perf_counter()
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{dest}{suffix}").unlink(missing_ok=True)
     try:
         shutil.copyfile(snapshot, dest)  # the snapshot is a closed, frozen single file
+        copied = time.perf_counter()
         # Flush the copy now: otherwise the kernel writes back ~1 GB of dirty pages during the
         # measured run, on the same two cores, and slows the parallel runs most.
         fd = os.open(dest, os.O_RDONLY)
@@ -148,6 +152,7 @@ def _fresh_copy(snapshot: Path, dest: Path) -> None:
     except OSError as exc:  # a full disk: give the space back, say it in one line
         dest.unlink(missing_ok=True)
         raise HarnessError(f"cannot copy the snapshot to {dest}: {exc.strerror or exc}") from None
+    return copied - started, time.perf_counter() - copied
 
 
 def _move_db(src: Path, dest: Path) -> None:
@@ -181,7 +186,7 @@ def run_one(
     With ``reference`` (the snapshot's input tables), a run that changed any input table fails.
     """
     copy = workdir / "run.db"
-    _fresh_copy(snapshot, copy)
+    copy_s, fsync_s = _fresh_copy(snapshot, copy)
     values = {
         "db": str(copy),
         "tasks": str(spec.tasks),
@@ -195,14 +200,19 @@ def run_one(
     tables: dict[str, TableData] | None = None
     unchanged = False
     read_error = None
+    read_s = compare_s = 0.0
     check: inputs.Check | None = None
     if m.exit_code == 0 and not m.timed_out:
         try:
             if reference is not None:  # after the measured window: its cost is not the job's
                 check = inputs.check(reference, copy)
                 read_error = check.failure()
+            reading = time.perf_counter()
             tables = read_tables(copy, replay.tables, replay.ignore_columns)
-            unchanged = not compare_tables(dict(before), tables, examples=0)
+            comparing = time.perf_counter()
+            read_s = comparing - reading
+            unchanged = same_tables(before, tables)
+            compare_s = time.perf_counter() - comparing
         except HarnessError as exc:  # the job left a database we cannot read: its failure
             read_error = str(exc)
     failure = read_error or _failure(m, unchanged)
@@ -222,11 +232,23 @@ def run_one(
         cpu_user_s=m.cpu_user_s,
         cpu_system_s=m.cpu_system_s,
         cpu_s=m.cpu_s,
+        cpu_source=m.cpu_source,
+        cpu_rusage_s=m.cpu_rusage_s,
+        cpu_proc_s=m.cpu_proc_s,
         peak_pss_bytes=m.peak_pss_bytes,
         peak_uss_bytes=m.peak_uss_bytes,
         peak_rss_max_bytes=m.peak_rss_max_bytes,
         samples=m.samples,
         memory_source=m.memory_source,
+        sampler=m.sampler,
+        overhead={
+            "copy_s": round(copy_s, 6),
+            "fsync_s": round(fsync_s, 6),
+            "inputs_s": round(check.seconds, 6) if check is not None else 0.0,
+            "read_s": round(read_s, 6),
+            "compare_s": round(compare_s, 6),
+            "sampler_cpu_s": m.sampler.get("cpu_s", 0.0),
+        },
         summary=_summary(m.stdout),
         inputs_changed=check.changed if check is not None else None,
         inputs_check_s=round(check.seconds, 6) if check is not None else None,
@@ -263,6 +285,7 @@ def replay_all(
     kept_mismatch = False
     for i, spec in enumerate(specs):
         on_start(i, spec)
+        started = time.perf_counter()
         record, tables = run_one(spec, replay, snapshot, before, workdir, input_ref)
         if i == 0 and record.exit_code == EXIT_BAD_INPUT and not record.timed_out:
             # the job refused its input (config, schema): that is the operator's bad input,
@@ -286,6 +309,10 @@ def replay_all(
             record = _judge(record, tables, reference)
         if record.failed:
             record = replace(record, identical=False)
+        # everything the harness did for this run outside its measured wall
+        overhead = dict(record.overhead or {})
+        overhead["total_s"] = round(time.perf_counter() - started - (record.wall_s or 0.0), 6)
+        record = replace(record, overhead=overhead)
         records.append(record)
         if record.identical is False and not record.failed and keep_dir and not kept_mismatch:
             kept_mismatch = True
@@ -298,10 +325,26 @@ def replay_all(
 
 
 def _judge(run: Run, tables: Mapping[str, TableData], reference: Mapping[str, TableData]) -> Run:
-    """``run`` with its comparison against the reference's tables."""
-    diffs = compare_tables(dict(reference), dict(tables))
+    """``run`` with its comparison against the reference's tables (its time in the overhead)."""
+    started = time.perf_counter()
+    diffs = {} if same_tables(reference, tables) else compare_tables(dict(reference), dict(tables))
+    overhead = dict(run.overhead or {})
+    overhead["compare_s"] = round(overhead.get("compare_s", 0.0) + time.perf_counter() - started, 6)
     return replace(
-        run, identical=not diffs, diff={t: d.to_dict() for t, d in diffs.items()} or None
+        run,
+        identical=not diffs,
+        diff={t: d.to_dict() for t, d in diffs.items()} or None,
+        overhead=overhead,
+    )
+
+
+def same_tables(expected: Mapping[str, TableData], got: Mapping[str, TableData]) -> bool:
+    """Whether every table is identical: a C-speed equality of the rows, before any diff."""
+    return expected.keys() == got.keys() and all(
+        expected[t].exists == got[t].exists
+        and expected[t].columns == got[t].columns
+        and expected[t].rows == got[t].rows
+        for t in expected
     )
 
 

@@ -72,7 +72,9 @@ class Run:
     cpu_user_s: float | None = None
     cpu_system_s: float | None = None
     cpu_s: float | None = None
-    cpu_source: str | None = None
+    cpu_source: str | None = None  # "rusage" or "proc": which account cpu_s is
+    cpu_rusage_s: float | None = None  # the waited-for rusage, orphans reaped by the harness too
+    cpu_proc_s: float | None = None  # every process seen, its own CPU from /proc
     peak_pss_bytes: int | None = None
     peak_uss_bytes: int | None = None
     peak_rss_max_bytes: int | None = None
@@ -273,7 +275,10 @@ class Results:
 
 _INT = ("round", "tasks", "order", "exit_code", "peak_pss_bytes", "peak_uss_bytes")
 _INT2 = ("peak_rss_max_bytes", "samples")
-_FLOAT = ("wall_s", "cpu_user_s", "cpu_system_s", "cpu_s", "inputs_check_s")
+_FLOAT = (
+    "wall_s", "cpu_user_s", "cpu_system_s", "cpu_s", "cpu_rusage_s", "cpu_proc_s",
+    "inputs_check_s",
+)  # fmt: skip
 _BOOL = ("timed_out", "failed")
 _STR = ("label", "mode", "failure", "stderr_tail", "cpu_source", "memory_source")
 _MAP = ("sampler", "overhead", "summary", "diff", "inputs_changed")

@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         generate(db, "tiny", force=True)
         outcomes: list[tuple[str, str | None]] = []
 
-        code, honest = _validate(db, root / "honest", HONEST, repeat=2)
+        # 3 rounds: the fewest runs a side with which the baseline gate can claim a regression
+        code, honest = _validate(db, root / "honest", HONEST, repeat=3)
         ok = code == 0 and honest["verdict"]["identical"]
         outcomes.append(("an honest build is green", "identical rows" if ok else None))
         for mode, label, key in (
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         ):
             code, results = _validate(db, root / mode, _canary(mode), repeat=1)
             outcomes.append((label, _mismatch("wallet_exclusions", key)(code, results)))
-        code, slowed = _validate(db, root / "slow", _canary("slow"), repeat=2)
+        code, slowed = _validate(db, root / "slow", _canary("slow"), repeat=3)
         comparison = compare_results(honest, slowed)
         regressed = comparison.regressed
         outcomes.append(

@@ -23,7 +23,7 @@ from harness.compare import OUTPUT_TABLES
 from harness.replay import default_templates, parse_template, uses
 
 DEFAULT_TASKS = (4, 8, 12, 16)
-DEFAULT_REPEAT = 3
+DEFAULT_REPEAT = 5  # the fewest rounds with which a speed-up claim can be significant
 DEFAULT_BACKEND = "process"
 REFERENCE_BACKENDS = ("process", "thread")  # what our classifier's --backend accepts
 DEFAULT_TIMEOUT_S = 1800.0

@@ -30,7 +30,7 @@ from harness.console import Progress, summary_table
 from harness.replay import Replay, RunSpec, parse_template, plan, replay_all
 from harness.results import Results, Run, build_results, read_results, write_results
 from harness.settings import ValidateSettings, from_args, table_column, task_list
-from harness.snapshot import DEFAULT_BUSY_TIMEOUT_S, Manifest, take_snapshot
+from harness.snapshot import DEFAULT_BUSY_TIMEOUT_S, Manifest, add_check_argument, take_snapshot
 from harness.workdir import claimed, default_out, signal_name, stop_signals_interrupt
 from persona_bench.argtypes import epoch, integer, seconds
 
@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--profile", help=f"a fixture profile (default: {DEFAULT_PROFILE})")
     parser.add_argument("--config", type=Path, help="the job's TOML config, passed as {config}")
     parser.add_argument("--tasks", type=task_list, help="task counts to try (default 4,8,12,16)")
-    parser.add_argument("--repeat", type=integer(1), help="rounds (default 3)")
+    parser.add_argument("--repeat", type=integer(1), help="rounds (default 5: a claim needs 5)")
     parser.add_argument("--backend", help="parallel backend, passed as {backend} (default process)")
     parser.add_argument("--out", type=Path, help="output folder (default reports/DATE-NAME/)")
     parser.add_argument("--serial-cmd", metavar="TEMPLATE", help="command of a serial run")
@@ -74,6 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="how long the snapshot waits for a locked source (default 30)",
     )
+    add_check_argument(parser)
     parser.add_argument(
         "--keep-snapshot", action="store_true", help="keep snapshot.db in the output folder"
     )
@@ -155,10 +156,15 @@ def _validate(args: argparse.Namespace) -> int:
     name = args.name or default_name
     out = Path(args.out) if args.out is not None else default_out(name)
     with claimed(out) as work:
-        manifest = take_snapshot(source, work / "snapshot.db", busy_timeout_s=args.busy_timeout)
+        manifest = take_snapshot(
+            source, work / "snapshot.db", busy_timeout_s=args.busy_timeout, check=args.check
+        )
+        t = manifest.timings
         progress.note(
-            f"snapshot of {source}: {manifest.size_bytes / 2**20:.1f} MiB, integrity ok, "
-            f"{manifest.duration_s:.1f} s"
+            f"snapshot of {source}: {manifest.size_bytes / 2**20:.1f} MiB, {manifest.check} ok, "
+            f"{manifest.duration_s:.1f} s (backup {t.get('backup_s', 0):.1f} s, check "
+            f"{t.get('check_s', 0):.1f} s, counts {t.get('counts_s', 0):.1f} s, hash "
+            f"{t.get('hash_s', 0):.1f} s)"
         )
         _check_ignored(settings, Path(manifest.path))
         now = args.now if args.now is not None else _meta_now(Path(manifest.path)) or started_at

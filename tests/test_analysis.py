@@ -11,8 +11,10 @@ from harness.results import ResultsError
 from harness.synthetic import synthetic_results
 from persona_bench.errors import EXIT_BAD_INPUT
 
-# serial A/A pairs 1% apart in every round: the noise floor is 1%
-STEADY = [(20.0, 20.2), (20.0, 20.2), (20.0, 20.2)]
+# serial A/A pairs 1% apart in every round: the noise floor is 1%; 5 rounds, the fewest with
+# which the sign-flip test can support a claim
+ROUNDS = 5
+STEADY = [(20.0, 20.2)] * ROUNDS
 
 
 def _results(**kwargs: Any) -> dict[str, Any]:
@@ -26,7 +28,7 @@ def _config(results: dict[str, Any], label: str) -> Any:
 
 def test_clear_gain_recommends_smallest_task_count_within_noise_of_best() -> None:
     """Two tasks within the noise of the fastest (four) are recommended: same speed, fewer tasks."""
-    a = analyse(_results(parallel={2: [12.0] * 3, 4: [11.95] * 3, 8: [14.0] * 3}))
+    a = analyse(_results(parallel={2: [12.0] * 5, 4: [11.95] * 5, 8: [14.0] * 5}))
     assert a.noise.rel == pytest.approx(0.01)
     assert a.recommendation.kind == "deploy"
     assert a.recommendation.tasks == 2
@@ -35,14 +37,14 @@ def test_clear_gain_recommends_smallest_task_count_within_noise_of_best() -> Non
 
 def test_clear_gain_recommends_fastest_when_others_are_beyond_noise() -> None:
     """When the fastest is faster than the others beyond the noise, it is the one to deploy."""
-    a = analyse(_results(parallel={2: [15.0] * 3, 4: [12.0] * 3, 8: [13.0] * 3}))
+    a = analyse(_results(parallel={2: [15.0] * 5, 4: [12.0] * 5, 8: [13.0] * 5}))
     assert a.recommendation.tasks == 4
     assert a.best is not None and a.best.label == "tasks=4"
 
 
 def test_recommendation_carries_peak_memory_of_chosen_configuration() -> None:
     """The memory a recommendation needs is the largest peak PSS of the chosen runs."""
-    results = _results(parallel={2: [12.0] * 3, 4: [11.0] * 3})
+    results = _results(parallel={2: [12.0] * 5, 4: [11.0] * 5})
     runs = [r for r in results["runs"] if r["label"] == "tasks=4"]
     for i, run in enumerate(runs):
         run["peak_pss_bytes"] = 100 + i
@@ -51,7 +53,7 @@ def test_recommendation_carries_peak_memory_of_chosen_configuration() -> None:
 
 def test_gain_inside_noise_keeps_serial() -> None:
     """A 5% gain against a 10% A/A noise is no measurable difference: keep parallel disabled."""
-    results = _results(serial=[(20.0, 22.0)] * 3, parallel={2: [20.0] * 3, 4: [20.2] * 3})
+    results = _results(serial=[(20.0, 22.0)] * 5, parallel={2: [20.0] * 5, 4: [20.2] * 5})
     a = analyse(results)
     assert a.noise.rel == pytest.approx(0.10)
     assert {c.effect for c in a.parallel} == {"none"}
@@ -62,7 +64,7 @@ def test_gain_inside_noise_keeps_serial() -> None:
 
 def test_parallel_slower_keeps_serial() -> None:
     """Parallel runs slower than serial beyond the noise: keep parallel disabled, say slower."""
-    a = analyse(_results(parallel={2: [26.0] * 3, 4: [30.0] * 3}))
+    a = analyse(_results(parallel={2: [26.0] * 5, 4: [30.0] * 5}))
     assert {c.effect for c in a.parallel} == {"slower"}
     assert a.recommendation.kind == "keep_serial"
     assert "slower" in a.recommendation.reasons[0]
@@ -70,7 +72,7 @@ def test_parallel_slower_keeps_serial() -> None:
 
 def test_mismatch_never_recommends_and_names_the_table() -> None:
     """Outputs that differ forbid any recommendation, however fast parallel ran."""
-    a = analyse(_results(parallel={2: [12.0] * 3, 4: [11.0] * 3}, mismatch="tasks=4"))
+    a = analyse(_results(parallel={2: [12.0] * 5, 4: [11.0] * 5}, mismatch="tasks=4"))
     assert a.red
     assert a.recommendation.kind == "do_not_deploy"
     assert a.recommendation.headline == "do not deploy: outputs differ"
@@ -84,7 +86,9 @@ def test_mismatch_never_recommends_and_names_the_table() -> None:
 
 def test_failed_run_never_recommends_and_is_left_out_of_the_figures() -> None:
     """A failed run forbids a recommendation and its wall time counts in no median."""
-    results = _results(parallel={2: [12.0, 13.0, 14.0], 4: [11.0] * 3}, fail="tasks=2")
+    results = _results(
+        serial=STEADY[:3], parallel={2: [12.0, 13.0, 14.0], 4: [11.0] * 3}, fail="tasks=2"
+    )
     a = analyse(results)
     assert a.recommendation.kind == "do_not_deploy"
     assert "1 run(s) failed" in a.recommendation.headline
@@ -107,7 +111,7 @@ def test_noise_is_median_over_rounds_of_the_aa_difference() -> None:
 
 def test_noise_unknown_without_a_complete_pair() -> None:
     """Without a serial-b run the noise is not measured and verdicts use a band of 0."""
-    results = _results(parallel={2: [12.0] * 3})
+    results = _results(parallel={2: [12.0] * 5})
     results["runs"] = [r for r in results["runs"] if r["label"] != "serial-b"]
     a = analyse(results)
     assert a.noise.rel is None
@@ -131,7 +135,7 @@ def test_speedup_range_is_serial_median_over_each_rounds_wall() -> None:
 
 def test_speedup_whose_range_overlaps_noise_band_is_no_gain() -> None:
     """A median gain is no gain when one round's speed-up falls inside 1 ± noise."""
-    a = analyse(_results(parallel={2: [15.0, 15.0, 20.0]}))
+    a = analyse(_results(parallel={2: [15.0, 15.0, 20.0, 15.0, 15.0]}))
     c = a.parallel[0]
     assert c.speedup is not None and c.speedup > 1.2
     assert c.effect == "none"
@@ -139,7 +143,7 @@ def test_speedup_whose_range_overlaps_noise_band_is_no_gain() -> None:
 
 def test_efficiency_divides_by_usable_cores_and_by_tasks() -> None:
     """Efficiency is the speed-up over min(tasks, cores) and over the task count."""
-    a = analyse(_results(parallel={4: [10.1] * 3}, cpu_count=2))
+    a = analyse(_results(parallel={4: [10.1] * 5}, cpu_count=2))
     c = a.parallel[0]
     assert c.speedup is not None
     assert c.efficiency(a.cores) == (pytest.approx(c.speedup / 2), pytest.approx(c.speedup / 4))
@@ -162,7 +166,7 @@ def test_serial_fraction_and_amdahl_bound_from_phases() -> None:
 
 def test_foreign_target_without_summary_still_analysed() -> None:
     """A target that prints no summary gives no phases or Amdahl bound, but still a verdict."""
-    results = _results(parallel={2: [12.0] * 3})
+    results = _results(parallel={2: [12.0] * 5})
     for run in results["runs"]:
         run["summary"] = None
         del run["cpu_s"], run["peak_pss_bytes"]
@@ -185,7 +189,7 @@ def test_foreign_target_without_summary_still_analysed() -> None:
 )
 def test_unusable_results_refused(change: Any, message: str) -> None:
     """A results dict of another kind, version or shape is a one-line user error (exit 2)."""
-    results = _results(parallel={2: [12.0] * 3})
+    results = _results(parallel={2: [12.0] * 5})
     change(results)
     with pytest.raises(ResultsError, match=message) as info:
         analyse(results)

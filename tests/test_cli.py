@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +67,23 @@ def test_classify_prints_the_seed_results_list_or_json(tmp_path, capsys) -> None
     summary = json.loads(capsys.readouterr().out)
     assert summary["now"] == NOW and summary["mode"] == "parallel" and summary["tasks"] == 2
     assert set(summary["phases"]) == {"stage1_s", "features_s", "classify_s", "write_s", "other_s"}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_help_lines_match_their_modules(command: str) -> None:
+    """The help line listed without importing a subcommand is the one its module declares."""
+    module_name, help_line = COMMANDS[command]
+    assert help_line == importlib.import_module(module_name).HELP
+
+
+def test_classify_imports_no_harness_module(tmp_path: Path) -> None:
+    """`persona-bench classify` imports only the classifier (a fresh interpreter, as a run)."""
+    code = (
+        "import sys; from persona_bench.cli import main; "
+        f"main(['classify', '--db', {str(tmp_path / 'none.db')!r}]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'harness'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
+from harness import measure
 from harness.measure import run_measured
 
 PY = sys.executable
@@ -125,3 +127,58 @@ def test_a_missing_program_is_a_failed_run_not_a_crash() -> None:
     m = run_measured([os.path.join("no", "such", "program")], timeout_s=5)
     assert m.exit_code == 127
     assert "cannot start" in m.stderr_tail
+
+
+def _orphan_burner(linger: bool) -> str:
+    """A target whose grandchild burns 0.6 s of CPU; nobody waits for it (a double fork).
+
+    The child reaps only the middle process, waits for the grandchild's "burnt" byte on a pipe
+    (progress, not a sleep) and exits; the grandchild then exits too, or lingers until killed.
+    """
+    tail = "signal.pause()" if linger else "os._exit(0)"
+    return (
+        "import os, signal, time\n"
+        "r, w = os.pipe()\n"
+        "middle = os.fork()\n"
+        "if middle == 0:\n"
+        "    if os.fork() == 0:\n"
+        "        t = time.process_time()\n"
+        "        while time.process_time() - t < 0.6: pass\n"
+        "        os.write(w, b'x')\n"
+        f"        {tail}\n"
+        "    os._exit(0)\n"
+        "os.waitpid(middle, 0)\n"
+        "os.close(w)\n"
+        "assert os.read(r, 1) == b'x'\n"
+    )
+
+
+@pytest.mark.parametrize("linger", [False, True], ids=["exits", "lingers"])
+def test_cpu_of_an_unreaped_grandchild_is_counted(linger: bool) -> None:
+    """A grandchild nobody waits for is reaped by the harness (subreaper): its CPU counts."""
+    m = run_measured([PY, "-c", _orphan_burner(linger)], timeout_s=60)
+    assert m.exit_code == 0, m.stderr_tail
+    assert m.cpu_s >= 0.55
+    assert m.cpu_rusage_s >= 0.55 and m.cpu_source in ("rusage", "proc")
+    assert m.sampler["subreaper"] is True
+
+
+def test_without_a_subreaper_the_proc_account_counts_a_lingering_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where the harness cannot adopt orphans, /proc's per-process account still counts them."""
+    monkeypatch.setattr(measure, "_set_subreaper", lambda on: False)
+    m = run_measured([PY, "-c", _orphan_burner(linger=True)], timeout_s=60)
+    assert m.exit_code == 0, m.stderr_tail
+    assert m.cpu_rusage_s < 0.3  # the child's own start-up only: the grandchild is not its
+    assert m.cpu_source == "proc" and m.cpu_s >= 0.55
+
+
+def test_the_sampler_reports_its_own_cost() -> None:
+    """Every measurement carries the sampler's CPU time, samples and interval."""
+    m = run_measured([PY, "-c", "pass"], timeout_s=30)
+    cost = m.sampler
+    assert cost["samples"] == m.samples >= 1
+    assert 0 <= cost["cpu_s"] <= m.wall_s + 0.05
+    assert cost["budget"] == measure.SAMPLER_BUDGET
+    assert cost["interval_s"]["min"] >= measure.MIN_INTERVAL_S

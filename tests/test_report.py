@@ -18,25 +18,25 @@ from harness.synthetic import synthetic_results
 from persona_bench.errors import EXIT_BAD_INPUT
 
 PNGS = ("wall.png", "speedup.png", "memory.png", "phases.png")
-STEADY = [(20.0, 20.2), (20.0, 20.2), (20.0, 20.2)]
+STEADY = [(20.0, 20.2)] * 5  # 5 rounds: the fewest with which a gain can be claimed
 CASES = {  # name -> (synthetic_results arguments, expected headline, recommendation status)
     "clear gain": (
-        {"parallel": {2: [12.0] * 3, 4: [11.0] * 3}},
+        {"parallel": {2: [12.0] * 5, 4: [11.0] * 5}},
         "deploy parallel_enabled = true, parallel_tasks = 4",
         "✅",
     ),
     "gain inside noise": (
-        {"serial": [(20.0, 22.0)] * 3, "parallel": {2: [20.0] * 3}},
+        {"serial": [(20.0, 22.0)] * 5, "parallel": {2: [20.0] * 5}},
         "keep parallel_enabled = false",
         "✅",
     ),
     "parallel slower": (
-        {"parallel": {2: [25.0] * 3, 4: [27.0] * 3}},
+        {"parallel": {2: [25.0] * 5, 4: [27.0] * 5}},
         "keep parallel_enabled = false",
         "✅",
     ),
     "mismatch": (
-        {"parallel": {2: [12.0] * 3, 4: [11.0] * 3}, "mismatch": "tasks=2"},
+        {"parallel": {2: [12.0] * 5, 4: [11.0] * 5}, "mismatch": "tasks=2"},
         "do not deploy: outputs differ",
         "❌",
     ),
@@ -122,11 +122,13 @@ def test_report_follows_the_seed_layout(tmp_path: Path) -> None:
 
 def test_parallel_table_has_one_row_per_task_count_with_figures(tmp_path: Path) -> None:
     """Each task count has its median, range, speed-up, efficiency and determinism cell."""
-    results = _results(parallel={2: [10.0, 10.1, 10.2], 4: [11.0] * 3}, mismatch="tasks=4")
+    walls = [10.0, 10.1, 10.2, 10.1, 10.1]
+    results = _results(parallel={2: walls, 4: [11.0] * 5}, mismatch="tasks=4")
     table = _section(report.render_report(results, tmp_path).read_text(), "### Parallel Runs")
     rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines() if "|" in line}
     assert "10.10 s (10.00 s to 10.20 s)" in rows["tasks=2"]
     assert f"{20.1 / 10.1:.2f}x" in rows["tasks=2"]
+    assert "gain (p = 0.031, 5 rounds)" in rows["tasks=2"]
     assert rows["tasks=2"].endswith("| ✅ |")
     assert rows["tasks=4"].endswith("| ❌ |")
 
@@ -206,7 +208,7 @@ def test_stale_plot_removed_on_rerender(tmp_path: Path) -> None:
 def test_comparison_included_and_written(tmp_path: Path) -> None:
     """A baseline regression is written to comparison.md and turns the conclusion red."""
     old = _results()
-    new = _results(parallel={2: [16.0] * 3, 4: [11.0] * 3})
+    new = _results(parallel={2: [16.0] * 5, 4: [11.0] * 5})
     comparison = compare_results(old, new)
     assert comparison.regressed
     text = report.render_report(new, tmp_path, comparison=comparison).read_text()

@@ -78,6 +78,39 @@ def test_a_deterministic_target_is_green(source: Path, tmp_path: Path) -> None:
     assert (tmp_path / "out" / "report.md").exists()
 
 
+def test_the_harness_cost_is_in_results_console_and_report(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Per run: sampler cost and overhead steps; snapshot step times; shown on both outputs."""
+    code, results = _validate(source, tmp_path / "out", toy_template(), toy_template(), *IGNORE)
+    assert code == 0
+    for run in results["runs"]:
+        assert run["sampler"]["samples"] == run["samples"] >= 1
+        assert run["sampler"]["cpu_s"] >= 0 and run["sampler"]["share_of_wall"] is not None
+        steps = run["overhead"]
+        assert set(steps) >= {"copy_s", "fsync_s", "read_s", "compare_s", "total_s"}
+        assert steps["total_s"] >= steps["copy_s"] + steps["fsync_s"] + steps["read_s"]
+        assert run["cpu_source"] in ("rusage", "proc")
+    snapshot = results["snapshot"]
+    assert snapshot["check"] == "integrity_check"
+    assert set(snapshot["timings"]) == {"backup_s", "check_s", "counts_s", "hash_s"}
+    out = capsys.readouterr().out
+    assert "harness per run (median of 3)" in out and "x copy+fsync (goal <= 1.5x)" in out
+    assert "memory sampler:" in out and "snapshot: backup" in out
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "### Harness Cost" in report and "ratio to copy + fsync" in report
+
+
+def test_quick_check_is_an_option(source: Path, tmp_path: Path) -> None:
+    """--check quick verifies the snapshot with quick_check, and the manifest says so."""
+    code, results = _validate(
+        source, tmp_path / "out", toy_template(), toy_template(), *IGNORE, "--check", "quick"
+    )
+    assert code == 0
+    assert results["snapshot"]["check"] == "quick_check"
+    assert results["snapshot"]["integrity_check"] == "ok"
+
+
 def test_a_dropped_row_is_a_mismatch_naming_table_and_row(source: Path, tmp_path: Path) -> None:
     """A parallel path that drops one wallet's row: exit 1, one row missing in wallet_exclusions."""
     code, results = _validate(

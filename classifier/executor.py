@@ -18,6 +18,8 @@ workers die with the job (``classifier.lifeline``).
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import threading
 import time
@@ -31,7 +33,7 @@ from classifier import faults, store
 from classifier.chunkrows import ChunkRows, chunk_rows
 from classifier.config import PersonaConfig
 from classifier.features import FeatureError, Features, compute_features
-from classifier.lifeline import die_with_parent
+from classifier.lifeline import JOB_PID_ENV, die_with_parent, job_alive
 from classifier.stage1 import stage1
 
 # multiprocessing and concurrent.futures.process are imported where a process pool is made:
@@ -183,6 +185,9 @@ def init_worker(params: JobParams, token: str | None = None) -> None:
 def init_process_worker(params: JobParams, token: str | None = None) -> None:
     """Process pool initializer: die with the fork server (hence the job), then as above."""
     die_with_parent()
+    job = os.environ.get(JOB_PID_ENV)
+    if job is not None and not job_alive(int(job)):  # the job died before we armed
+        os.kill(os.getpid(), signal.SIGKILL)
     init_worker(params, token)
 
 
@@ -215,16 +220,24 @@ def make_executor(
             initializer=init_worker,
             initargs=initargs,
         )
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # forkserver: a fork is ~5 ms (spawn ~30 ms per worker) and no worker inherits the writer's
     # connection (NOTES-sqlite.md: a forked child kept using an inherited one and lost writes).
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(FORKSERVER_PRELOAD)
+    context = _forkserver_context()
     return ProcessPoolExecutor(
         max_workers=tasks, mp_context=context, initializer=init_process_worker, initargs=initargs
     )
+
+
+def _forkserver_context() -> Any:
+    """The forkserver context, with our preload and the job's pid for the server's guard."""
+    import multiprocessing
+
+    os.environ[JOB_PID_ENV] = str(os.getpid())  # inherited by the fork server we start
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(FORKSERVER_PRELOAD)
+    return context
 
 
 def start_forkserver() -> None:
@@ -233,10 +246,7 @@ def start_forkserver() -> None:
     Called before the writer opens and gates the database, so that the first worker's fork
     does not wait for a fresh interpreter to import the classifier.
     """
-    import multiprocessing
-
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(FORKSERVER_PRELOAD)
+    _forkserver_context()
     from multiprocessing import forkserver
 
     forkserver.ensure_running()

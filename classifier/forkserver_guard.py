@@ -7,6 +7,8 @@ so it arms the parent-death signal at start-up; each worker arms its own against
 
 from __future__ import annotations
 
-from classifier.lifeline import die_with_parent
+import os
 
-die_with_parent()
+from classifier.lifeline import JOB_PID_ENV, die_with_parent
+
+die_with_parent(int(os.environ[JOB_PID_ENV]) if JOB_PID_ENV in os.environ else None)

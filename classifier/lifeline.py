@@ -6,7 +6,11 @@ the resource tracker, the database files and the job's inherited stdout stay ope
 ``classify ... | cat`` never ends. ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` asks the kernel to kill a
 process when its parent exits: the fork server (whose parent is the job) sets it when it starts
 (``classifier.forkserver_guard``), every worker (whose parent is the fork server) in its pool
-initializer. Elsewhere than Linux this does nothing.
+initializer. The fork server starts while the job goes on: a job killed before the server armed
+its signal is caught by the job's pid, which the job leaves in the environment the server
+inherits (``JOB_PID_ENV``). The server forks no worker before that. Workers hold the server's
+"alive" pipe, so the server's own watch on it cannot end them: the signal must. Elsewhere than
+Linux this does nothing.
 """
 
 from __future__ import annotations
@@ -19,15 +23,21 @@ import sys
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def die_with_parent() -> bool:
+JOB_PID_ENV = "PERSONA_BENCH_JOB_PID"  # the job's pid, for the fork server it starts
+
+
+def die_with_parent(expected_parent: int | None = None) -> bool:
     """Have the kernel SIGKILL this process when its parent exits; True when it is armed.
 
     The kernel tracks the parent *thread* that created this process. A parent that died before
-    the call is caught by comparing the parent pid before and after.
+    the call is caught by comparing the parent pid with ``expected_parent`` (when known) and
+    before and after arming.
     """
     if not sys.platform.startswith("linux"):
         return False
     parent = os.getppid()
+    if expected_parent is not None and parent != expected_parent:
+        os.kill(os.getpid(), signal.SIGKILL)  # orphaned before we could arm the signal
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
@@ -36,3 +46,14 @@ def die_with_parent() -> bool:
     if armed and os.getppid() != parent:  # orphaned already, before the signal was armed
         os.kill(os.getpid(), signal.SIGKILL)
     return armed
+
+
+def job_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a zombie counts: its parent has not reaped it yet)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -202,6 +202,7 @@ def test_missing_input_table_or_column_is_refused_before_any_write(tmp_path, sql
     assert message in proc.stderr
     conn = sqlite3.connect(db)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    conn.close()
     assert "job_status" not in tables  # refused before creating output tables
 
 

@@ -19,7 +19,6 @@ workers die with the job (``classifier.lifeline``).
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 import threading
 import time
@@ -33,7 +32,7 @@ from classifier import faults, store
 from classifier.chunkrows import ChunkRows, chunk_rows
 from classifier.config import PersonaConfig
 from classifier.features import FeatureError, Features, compute_features
-from classifier.lifeline import JOB_PID_ENV, die_with_parent, job_alive
+from classifier.lifeline import JOB_PID_ENV, SERVER_PID_ENV, die_with_parent
 from classifier.stage1 import stage1
 
 # multiprocessing and concurrent.futures.process are imported where a process pool is made:
@@ -184,10 +183,8 @@ def init_worker(params: JobParams, token: str | None = None) -> None:
 
 def init_process_worker(params: JobParams, token: str | None = None) -> None:
     """Process pool initializer: die with the fork server (hence the job), then as above."""
-    die_with_parent()
-    job = os.environ.get(JOB_PID_ENV)
-    if job is not None and not job_alive(int(job)):  # the job died before we armed
-        os.kill(os.getpid(), signal.SIGKILL)
+    server = os.environ.get(SERVER_PID_ENV)
+    die_with_parent(int(server) if server is not None else None)
     init_worker(params, token)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
-from classifier.lifeline import JOB_PID_ENV, die_with_parent
+from classifier.lifeline import JOB_PID_ENV, SERVER_PID_ENV, die_with_parent
 
 die_with_parent(int(os.environ[JOB_PID_ENV]) if JOB_PID_ENV in os.environ else None)
+# the workers this server forks check that they are still its children when they arm theirs
+os.environ[SERVER_PID_ENV] = str(os.getpid())

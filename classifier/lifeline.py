@@ -8,7 +8,9 @@ process when its parent exits: the fork server (whose parent is the job) sets it
 (``classifier.forkserver_guard``), every worker (whose parent is the fork server) in its pool
 initializer. The fork server starts while the job goes on: a job killed before the server armed
 its signal is caught by the job's pid, which the job leaves in the environment the server
-inherits (``JOB_PID_ENV``). The server forks no worker before that. Workers hold the server's
+inherits (``JOB_PID_ENV``); likewise a worker whose server died before the worker armed its own
+(``SERVER_PID_ENV``). A parent's death is seen at once in ``getppid()`` (the orphan is
+re-parented even while the dead parent is an unreaped zombie). Workers hold the server's
 "alive" pipe, so the server's own watch on it cannot end them: the signal must. Elsewhere than
 Linux this does nothing.
 """
@@ -24,6 +26,7 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 JOB_PID_ENV = "PERSONA_BENCH_JOB_PID"  # the job's pid, for the fork server it starts
+SERVER_PID_ENV = "PERSONA_BENCH_FORKSERVER_PID"  # the fork server's, for the workers it forks
 
 
 def die_with_parent(expected_parent: int | None = None) -> bool:
@@ -46,14 +49,3 @@ def die_with_parent(expected_parent: int | None = None) -> bool:
     if armed and os.getppid() != parent:  # orphaned already, before the signal was armed
         os.kill(os.getpid(), signal.SIGKILL)
     return armed
-
-
-def job_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (a zombie counts: its parent has not reaped it yet)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from classifier import faults, store
+from classifier import faults, store, worker_snapshot
 from classifier.chunkrows import ChunkRows, chunk_rows
 from classifier.config import PersonaConfig
 from classifier.features import FeatureError, Features, compute_features
 from classifier.lifeline import JOB_PID_ENV, SERVER_PID_ENV, die_with_parent
 from classifier.stage1 import stage1
+from classifier.worker_snapshot import SnapshotIdentity
 
 # multiprocessing and concurrent.futures.process are imported where a process pool is made:
 # the serial path never needs them (about 0.03-0.1 s of every serial run's start-up).
@@ -54,7 +55,10 @@ class JobParams:
     now: int
     config: PersonaConfig
     busy_timeout: float
-    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # one per run
+    snapshot: SnapshotIdentity | None = None
+    token: str = field(
+        default_factory=lambda: uuid.uuid4().hex
+    )  # one per run  # read inputs from this verified copy instead
 
     @property
     def cutoff(self) -> int:
@@ -133,6 +137,9 @@ def _worker_reader(params: JobParams) -> store.WalletReader:
     readers: dict[str, store.WalletReader] | None = getattr(_local, "readers", None)
     if readers is None:
         readers = _local.readers = {}
+    snap = params.snapshot
+    if snap is not None:  # a verified snapshot: checked once per process and run, then a stat
+        worker_snapshot.verify(snap)
     reader = readers.get(params.token)
     if reader is None:
         if params.token in _finished:
@@ -141,7 +148,10 @@ def _worker_reader(params: JobParams) -> store.WalletReader:
             raise RuntimeError("the run this job belongs to has finished")
         for token in list(readers):
             _forget(token, readers.pop(token).conn)
-        conn = store.open_reader(Path(params.db_path), params.busy_timeout)
+        if snap is None:
+            conn = store.open_reader(Path(params.db_path), params.busy_timeout)
+        else:
+            conn = worker_snapshot.open_reader(snap, params.busy_timeout)
         with _opened_lock:
             _opened.setdefault(params.token, []).append(conn)
         reader = readers[params.token] = store.WalletReader(conn)
@@ -269,10 +279,15 @@ def close_pool(executor: Executor, grace_s: float) -> list[str]:
             killed.append(f"worker pid {proc.pid} did not exit within {grace_s:g} s: killed")
     if manager is not None:
         manager.join()
-    return killed
+    return killed + _reported(executor)
 
 
-def kill_workers(executor: Executor) -> None:
+def _reported(executor: Executor) -> list[str]:
+    """Faults an executor reports itself once shut down (the Dask backend's lost workers)."""
+    return list(getattr(executor, "events", None) or ())
+
+
+def kill_workers(executor: Executor) -> list[str]:
     """Stop a broken or hung pool now: its processes are killed, pending work cancelled."""
     if not isinstance(executor, ThreadPoolExecutor):
         # a process pool: Python 3.14 has kill_workers(); before it, CPython keeps them in
@@ -281,6 +296,7 @@ def kill_workers(executor: Executor) -> None:
             if proc.is_alive():
                 proc.kill()
     executor.shutdown(wait=False, cancel_futures=True)
+    return _reported(executor)
 
 
 def reap_forkserver() -> None:

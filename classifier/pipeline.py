@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from classifier import faults, store
+from classifier import dask_backend, faults, store, worker_snapshot
 from classifier.config import PersonaConfig
 from classifier.executor import (
     ChunkResult,
@@ -40,6 +40,7 @@ from classifier.executor import (
 )
 from classifier.resume import plan as resume_plan
 from classifier.runlock import RunLock
+from classifier.worker_snapshot import SnapshotIdentity
 from persona_bench import __version__
 from persona_bench.argtypes import MAX_NOW
 from persona_bench.errors import UserError
@@ -78,10 +79,20 @@ class RunOptions:
     busy_timeout: float = 30.0
     task_timeout: float | None = None  # a feature job running longer is a hung worker
     hang_floor_s: float = HANG_FLOOR_S  # without task_timeout: see hang_timeout()
+    snapshot: Path | None = None  # read the inputs from this closed copy (worker_snapshot)
+    scheduler: str | None = None  # backend "dask": the scheduler's address
+    connect_timeout: float = dask_backend.CONNECT_TIMEOUT_S
 
     def __post_init__(self) -> None:
         if self.now is not None and not 0 <= self.now <= MAX_NOW:
             raise UserError(f"now must be a time from 1970 to 9999 (got {self.now})")
+        if self.backend == "dask" and (not self.scheduler or self.snapshot is None):
+            raise UserError(
+                "--backend dask needs --scheduler ADDRESS and --snapshot PATH (a closed copy "
+                "every worker has at that path: persona-bench snapshot SRC DEST; docs/scale-out.md)"
+            )
+        if self.scheduler and self.backend != "dask":
+            raise UserError(f"--scheduler is for --backend dask (got backend {self.backend!r})")
 
     def mode(self) -> tuple[int, str]:
         """(tasks, backend): tasks 0 means the serial path."""
@@ -109,6 +120,7 @@ class _Run:
     backend: str | None
     executor: Executor | None
     owns_executor: bool
+    snapshot: SnapshotIdentity | None = None
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     phases: dict[str, float] = field(
         default_factory=lambda: dict.fromkeys(
@@ -133,10 +145,13 @@ class _Run:
     warm_up: threading.Thread | None = None
 
     def __post_init__(self) -> None:
-        # the serial path, and recomputation, read on the writer's connection
+        # the serial path, and recomputation, read on the writer's connection (or the snapshot's:
+        # opened by _run, closed by run)
         self.reader = store.WalletReader(self.conn)
         path = str(self.opts.db_path.resolve())
-        self.params = JobParams(path, self.now, self.opts.config, self.opts.busy_timeout)
+        self.params = JobParams(
+            path, self.now, self.opts.config, self.opts.busy_timeout, self.snapshot
+        )
         own_processes = self.owns_executor and self.backend == "process"
         self.token = self.params.token if own_processes else None
         self.config_hash = self.cfg.result_hash()
@@ -173,37 +188,53 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
     the same database is refused. Every connection it opens is closed on every path.
     """
     wall0, cpu0 = time.perf_counter(), _cpu_s()
+    # before any write: the snapshot's identity (one hash) and, for Dask, the scheduler
+    snapshot = worker_snapshot.identify(opts.snapshot) if opts.snapshot is not None else None
     # checked (and output tables created: idempotent) before the lock, so that a file that is
     # no database gets no lock file beside it
     conn = store.open_writer(opts.db_path, opts.busy_timeout)
     try:
         with RunLock(opts.db_path):
-            return _run_locked(opts, conn, executor, wall0, cpu0)
+            return _run_locked(opts, conn, executor, snapshot, wall0, cpu0)
     finally:
         conn.close()  # on every path, refusals and failures included
 
 
 def _run_locked(
-    opts: RunOptions, conn: Any, executor: Executor | None, wall0: float, cpu0: float
+    opts: RunOptions,
+    conn: Any,
+    executor: Executor | None,
+    snapshot: SnapshotIdentity | None,
+    wall0: float,
+    cpu0: float,
 ) -> dict[str, Any]:
     tasks, backend = opts.mode()
+    owns = executor is None
+    if executor is None and tasks and backend == "dask":
+        executor = dask_backend.connect(opts.scheduler, opts.connect_timeout)
     if executor is not None:  # its own worker count, where it tells (for the look-ahead)
-        tasks, backend = getattr(executor, "_max_workers", None) or tasks or 1, "custom"
-    action, resume_meta = resume_plan(
-        store.job_row(conn),
-        opts.now,
-        opts.config.result_hash(),
-        resume=opts.resume,
-        restart=opts.restart,
-    )
+        tasks = getattr(executor, "_max_workers", None) or tasks or 1
+        backend = backend if owns else "custom"
+    try:
+        action, resume_meta = resume_plan(
+            store.job_row(conn),
+            opts.now,
+            opts.config.result_hash(),
+            resume=opts.resume,
+            restart=opts.restart,
+        )
+    except BaseException:
+        _close_own(executor, owns)
+        raise
     if action == "done":
+        _close_own(executor, owns)
         return _completed_summary(opts, resume_meta or {})
     now = (
         int(resume_meta["now"])
         if resume_meta
         else (opts.now if opts.now is not None else int(time.time()))
     )
-    state = _Run(opts, conn, now, tasks, backend if tasks else None, executor, executor is None)
+    state = _Run(opts, conn, now, tasks, backend if tasks else None, executor, owns, snapshot)
     try:
         try:
             if state.tasks and state.executor is None:
@@ -240,6 +271,8 @@ def _release_workers(state: _Run) -> None:
     """Stop our own pool (never a caller's) and close this run's reader connections."""
     if state.warm_up is not None:
         state.warm_up.join()
+    if state.reader.conn is not state.conn:
+        state.reader.conn.close()  # the snapshot's
     if state.owns_executor and state.executor is not None:
         state.events += close_pool(state.executor, POOL_EXIT_GRACE_S)
         if state.backend == "process":
@@ -247,9 +280,21 @@ def _release_workers(state: _Run) -> None:
     close_readers(state.params.token)
 
 
+def _close_own(executor: Executor | None, owns: bool) -> None:
+    if owns and executor is not None:
+        close_pool(executor, POOL_EXIT_GRACE_S)
+
+
+def _new_pool(state: _Run) -> Executor:
+    """A fresh pool of the run's backend (for Dask: a new connection to the scheduler)."""
+    if state.backend == "dask":
+        return dask_backend.connect(state.opts.scheduler, state.opts.connect_timeout)
+    return make_executor(state.backend or "process", state.tasks, state.params, state.token)
+
+
 def _completed_summary(opts: RunOptions, meta: dict[str, Any]) -> dict[str, Any]:
     """``--resume`` after a completed run: nothing is written; its counters are reported."""
-    state = _Run(opts, None, int(meta["now"]), 0, None, None, False)
+    state = _Run(opts, None, int(meta["now"]), 0, None, None, False, None)
     state.counters.update({k: int(meta.get(k, 0)) for k in COUNTERS})
     state.total = int(meta.get("total", 0))
     return _summary(state, "nothing to resume: the run completed", 0.0, 0.0)
@@ -278,7 +323,11 @@ def _mark_failed(state: _Run, exc: BaseException) -> None:
 def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
     """The body of a run; returns the final job_status metadata."""
     conn = state.conn
-    wallets = store.active_wallets(conn)
+    if state.snapshot is not None:  # inputs from the verified snapshot, outputs to the database
+        state.reader = store.WalletReader(
+            worker_snapshot.open_inputs(state.snapshot, state.opts.busy_timeout)
+        )
+    wallets = store.active_wallets(state.reader.conn)
     state.total = len(wallets)
     last_wallet = None
     if resume_meta is not None:
@@ -338,7 +387,7 @@ def _start_pool(state: _Run) -> None:
 
 def _gate(state: _Run) -> dict[str, Any] | None:
     """SPEC 2.3: the final metadata when no wallet can be classified yet, else None."""
-    cfg, conn = state.cfg, state.conn
+    cfg, conn = state.cfg, state.reader.conn
     if state.total == 0:
         meta: dict[str, Any] = {"classified": 0, "skipped": "no wallets"}
     elif not store.has_ready_wallet(conn, cfg.stage1_min_total_trades, state.now - READY_MIN_AGE_S):
@@ -441,13 +490,11 @@ def _pool_failed(state: _Run, why: str) -> None:
         # a thread cannot be killed: it is abandoned, still blocked, and its chunks recomputed
         state.abandoned += 1
         state.events.append("a hung worker thread cannot be killed: abandoned")
-    kill_workers(state.executor)
+    state.events += kill_workers(state.executor)
     if state.pool_restarts < MAX_POOL_RESTARTS:
         # jobs handed to the dead pool are recomputed here; chunks not yet submitted use the new one
         state.pool_restarts += 1
-        state.executor = make_executor(
-            state.backend or "process", state.tasks, state.params, state.token
-        )
+        state.executor = _new_pool(state)
         state.pool_dead = False
         state.events.append(f"started a new worker pool ({state.pool_restarts})")
 

@@ -291,3 +291,39 @@ def test_only_a_killed_run_stops_a_plain_run():
         else:
             assert plan(prior, None, h, resume=False, restart=False) == ("fresh", None)
         assert plan(prior, None, h, resume=False, restart=True) == ("fresh", None)
+
+
+def test_blob_categories_crash_neither_a_run_nor_its_resume(tmp_path):
+    """Issue 14 item 1: tiny with 10% of market categories stored as BLOBs beside text ones:
+    the serial run finishes, and a run killed mid-way resumes to the same rows."""
+    from harness.fixture import generate, read_meta
+
+    src = tmp_path / "tiny.db"
+    generate(src, "tiny", 1, None)
+    now = str(read_meta(src)["now"])
+    conn = sqlite3.connect(src)
+    conn.execute("UPDATE markets SET category = CAST(category AS BLOB) WHERE rowid % 10 = 0")
+    (blobs,) = conn.execute(
+        "SELECT COUNT(*) FROM markets WHERE typeof(category) = 'blob'"
+    ).fetchone()
+    conn.commit()
+    conn.close()
+    assert blobs > 0
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        DEFAULT_CONFIG.read_text().replace("\n[personas]\n", "\n[personas]\nchunk_size = 15\n")
+    )
+    args = ["--now", now, "--config", str(cfg), "--serial"]
+    ref = tmp_path / "ref.db"
+    shutil.copyfile(src, ref)
+    proc = classify_cli("--db", str(ref), *args)
+    assert proc.returncode == 0, proc.stderr
+    db = tmp_path / "x.db"
+    shutil.copyfile(src, db)
+    env = {**os.environ, "PERSONA_BENCH_FAULT": "kill@after-commit:3"}
+    cmd = [sys.executable, "-m", "persona_bench", "classify", "--db", str(db), *args]
+    killed = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert killed.returncode == -9, killed.stderr
+    proc = classify_cli("--db", str(db), "--resume", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert _final(db) == _final(ref)

@@ -4,7 +4,8 @@ What is measured, and its limits (figures for this machine in ``docs/harness.md`
 
 - **wall**: monotonic time from just before ``Popen`` to the return of a *blocking* wait for the
   child's exit (``os.waitid`` in the calling thread): no polling, so the figure overshoots the
-  child's life only by the kernel's wake-up of the waiting thread.
+  child's life only by the kernel's wake-up of the waiting thread (and its taking the GIL back
+  from the sampler thread: the switch interval is 0.5 ms while a run is measured).
 - **CPU**, two accounts, the larger reported with its source (``cpu_source``):
 
   - ``rusage``: the child's ``wait4`` rusage (which holds every descendant someone in the tree
@@ -56,6 +57,7 @@ STDERR_TAIL_CHARS = 2000
 SAMPLER_BUDGET = 0.02  # at most 2% of one core for the memory sampler
 MIN_INTERVAL_S = 0.01
 MAX_INTERVAL_S = 0.5
+SWITCH_INTERVAL_S = 0.0005  # while measuring: the waiting thread gets the GIL back fast
 _PR_SET_CHILD_SUBREAPER = 36
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -276,11 +278,18 @@ class _Monitor(threading.Thread):
 
 
 def _signal_tree(tree: _Tree, sig: signal.Signals) -> None:
-    """``sig`` to the child's process group and to every member that left it."""
+    """``sig`` to the child's process group and to every member that left it.
+
+    A member is signalled by pid only while ``/proc`` still shows the process the sampler saw
+    (same start time), so a pid reused by a stranger is never killed.
+    """
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(tree.root, sig)
-    for pid in list(tree.members):
-        if pid != tree.root:
+    for pid, start in list(tree.members.items()):
+        st = _stat(pid)
+        if pid == tree.root or st is None or st[1] == tree.root:  # gone, or in the group
+            continue
+        if start in (-1, st[3]) and (start != -1 or tree.root in (st[1], st[2])):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
 
@@ -373,6 +382,10 @@ def run_measured(
         out_path, err_path = Path(tmp, "stdout"), Path(tmp, "stderr")
         with out_path.open("wb") as out, err_path.open("wb") as err:
             subreaper = _set_subreaper(True)
+            # the sampler thread may hold the GIL when the child exits; with CPython's default
+            # 5 ms switch interval that delayed the waiting thread's clock by several ms
+            switch = sys.getswitchinterval()
+            sys.setswitchinterval(min(switch, SWITCH_INTERVAL_S))
             try:
                 start = time.monotonic()
                 try:
@@ -404,6 +417,7 @@ def run_measured(
                 monitor.join()
                 l_user, l_sys = _reap_leftovers(tree, subreaper)
             finally:
+                sys.setswitchinterval(switch)
                 if subreaper:
                     _set_subreaper(False)
         stdout = out_path.read_bytes().decode("utf-8", errors="replace")

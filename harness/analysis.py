@@ -35,7 +35,15 @@ from harness.stats import ALPHA, sign_flip_min_n, sign_flip_p
 SERIAL = "serial"
 PHASES = ("stage1_s", "features_s", "classify_s", "write_s", "other_s")
 Effect = Literal["gain", "none", "slower", "too_few_rounds"]
-Kind = Literal["deploy", "keep_serial", "too_few_rounds", "do_not_deploy", "no_data"]
+EFFECT_WORDS = {
+    "gain": "faster",
+    "none": "no measurable difference",
+    "slower": "slower",
+    "too_few_rounds": "not enough rounds to tell",
+}
+Kind = Literal[
+    "deploy", "keep_serial", "too_few_rounds", "do_not_deploy", "no_data", "candidate_matches"
+]
 METHOD = (
     "exact sign-flip permutation test over rounds of the paired log speed-up "
     "ln(serial / parallel) minus ln(1 + noise), one-sided, alpha 0.05"
@@ -198,6 +206,7 @@ class Analysis:
     rounds: int = 0  # the most rounds any parallel configuration was paired with serial over
     method: str = METHOD
     alpha: float = ALPHA
+    roles: tuple[str, str] | None = None  # (control, candidate) of a control-vs-candidate run
 
     def amdahl(self, tasks: int) -> float | None:
         """Amdahl's bound on the speed-up at ``tasks``: 1 / (f + (1 - f) / min(tasks, cores))."""
@@ -219,7 +228,13 @@ def num(mapping: Mapping[str, Any] | None, key: str) -> float | None:
 
 
 def config_label(run: Run) -> str:
-    """``serial`` for both runs of the A/A pair, the run's own label (``tasks=N``) otherwise."""
+    """``serial`` for both runs of the A/A pair, the run's own label (``tasks=N``) otherwise.
+
+    A candidate's runs (control vs candidate) keep their own labels (``NAME serial``,
+    ``NAME tasks=N``): only the control's serial runs are the baseline.
+    """
+    if run.is_candidate:
+        return run.label
     if run.mode == "serial" or run.label.startswith("serial"):
         return SERIAL
     return run.label or f"tasks={run.tasks}"
@@ -293,6 +308,7 @@ def analyse(results: Results | Mapping[str, Any]) -> Analysis:
         recommendation=Recommendation(kind="no_data", headline=""),
         cost=harness_cost(results),
         rounds=rounds,
+        roles=_roles(results.settings),
     )
     return replace(partial, recommendation=recommend(partial))
 
@@ -358,6 +374,8 @@ def recommend(a: Analysis) -> Recommendation:
         )
     if a.serial.wall is None:
         return Recommendation(kind="no_data", headline="no recommendation: no serial run completed")
+    if a.roles is not None:
+        return _candidate_verdict(a, *a.roles)
     if not a.parallel:
         return Recommendation(
             kind="no_data", headline="no recommendation: no parallel configuration was measured"
@@ -416,6 +434,34 @@ def recommend(a: Analysis) -> Recommendation:
         headline=f"deploy parallel_enabled = true, parallel_tasks = {chosen.tasks}",
         tasks=chosen.tasks,
         memory_bytes=memory or None,
+        reasons=tuple(reasons),
+    )
+
+
+def _roles(settings: Mapping[str, Any]) -> tuple[str, str] | None:
+    control, candidate = settings.get("control"), settings.get("candidate")
+    return (str(control), str(candidate)) if control and candidate else None
+
+
+def _candidate_verdict(a: Analysis, control: str, candidate: str) -> Recommendation:
+    """Control vs candidate, green: the candidate writes the control's rows; its speed, told."""
+    reasons = [
+        f"every run of {candidate} wrote exactly the rows of the control {control} "
+        "(same snapshot, same now)"
+    ]
+    for c in a.parallel:
+        if c.speedup is None:
+            continue
+        effect = EFFECT_WORDS[c.effect or "none"]
+        reasons.append(
+            f"{c.label}: {_x(c.speedup)} the speed of {control}'s serial path "
+            f"({_x(c.speedup_low)} to {_x(c.speedup_high)} across rounds; {effect} "
+            f"at a noise of ±{a.noise.band:.1%})"
+        )
+    return Recommendation(
+        kind="candidate_matches",
+        headline=f"{candidate} writes {control}'s rows: as far as its rows go, it may replace "
+        f"{control}",
         reasons=tuple(reasons),
     )
 

@@ -13,9 +13,10 @@ constraint, e.g. ``(proxy_wallet, reason)``), ids aside: it counts rows found un
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from harness import HarnessError
 
 OUTPUT_TABLES = ("wallet_personas", "wallet_exclusions", "wallet_persona_traits", "job_status")
 DEFAULT_EXAMPLES = 3
+# column names that hold a point in time or a duration (SPEC: *_at, job_status.duration_ms)
+_TIME_COLUMN = re.compile(r"(_at|_ms|_time|_ts|timestamp|duration)$|^(time|date)", re.IGNORECASE)
 
 Cell = tuple[str, object]  # (storage class, exact value)
 Key = tuple[Cell, ...]
@@ -48,6 +51,7 @@ class TableDiff:
     missing: int = 0
     extra: int = 0
     id_shifted: int = 0  # rows found under another id with the same natural key
+    columns: tuple[str, ...] = ()  # the columns that differ in some row found on both sides
     note: str | None = None  # e.g. columns differ, table missing
     # the same comparison by natural key, ids aside: which rows are really absent or added
     by_natural_key: dict[str, object] | None = None
@@ -65,6 +69,7 @@ class TableDiff:
             "missing": self.missing,
             "extra": self.extra,
             "id_shifted": self.id_shifted,
+            "columns": list(self.columns),
             "examples": list(self.examples),
         }
         if self.note:
@@ -252,14 +257,45 @@ def compare_table(
     shifted, view = (
         _natural_view(expected, got, examples) if differ or missing or extra else (0, None)
     )
+    changed = {
+        i
+        for k in differ
+        for i, (a, b) in enumerate(zip(expected.rows[k], got.rows[k], strict=True))
+        if a != b
+    }
     return TableDiff(
         differ=len(differ),
         missing=len(missing),
         extra=len(extra),
         id_shifted=shifted,
+        columns=tuple(cols[i] for i in sorted(changed)),
         examples=tuple(shown),
         by_natural_key=view,
     )
+
+
+def is_time_column(name: str) -> bool:
+    """A column that holds a timestamp or a duration, by its name (``*_at``, ``*_ms``, ...)."""
+    return bool(_TIME_COLUMN.search(name))
+
+
+def wall_clock_only(diffs: Mapping[str, Mapping[str, object]]) -> tuple[str, ...] | None:
+    """``TABLE.COLUMN`` of the differing columns when all of them hold times, else None.
+
+    ``diffs`` is a run's diff as in results.json (table -> ``TableDiff.to_dict()``). None as soon
+    as a row is missing or extra, a table's shape differs, or a differing column is not a
+    timestamp or a duration: then the difference is in the rows, not in the clock.
+    """
+    found: list[str] = []
+    for table, diff in diffs.items():
+        if diff.get("missing") or diff.get("extra") or diff.get("note"):
+            return None
+        columns = diff.get("columns") or ()
+        assert isinstance(columns, (list, tuple))
+        if not columns or not all(is_time_column(str(c)) for c in columns):
+            return None
+        found += [f"{table}.{c}" for c in columns]
+    return tuple(found) or None
 
 
 def compare_tables(
@@ -280,7 +316,9 @@ __all__ = [
     "cell",
     "compare_table",
     "compare_tables",
+    "is_time_column",
     "read_table",
     "read_tables",
     "show",
+    "wall_clock_only",
 ]

@@ -19,6 +19,8 @@ from harness.replay import RunSpec
 from harness.results import Run
 
 TICK_S = 0.2
+STDERR_LINES_LIVE = 3  # under a failed run's progress line
+STDERR_LINES_SUMMARY = 10  # under the summary's list of failed runs
 
 
 def _mib(value: float | None) -> str:
@@ -39,8 +41,11 @@ def outcome(run: Run) -> str:
 class Progress:
     """Progress of the runs of one validation, on ``stream`` (stderr by default)."""
 
-    def __init__(self, total: int, rounds: int, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total: int, rounds: int, stream: TextIO | None = None, *, show_target: bool = False
+    ) -> None:
         self.total, self.rounds = total, rounds
+        self.show_target = show_target  # control vs candidate: every line names its target
         self.stream = stream if stream is not None else sys.stderr
         self.live = self.stream.isatty()
         self._stop = threading.Event()
@@ -61,9 +66,10 @@ class Progress:
 
     def start(self, index: int, spec: RunSpec) -> None:
         """A run begins."""
-        self._head = (
-            f"[round {spec.round}/{self.rounds}] {spec.label} (run {index + 1}/{self.total})"
-        )
+        label = spec.label
+        if self.show_target and spec.role == "control":
+            label = f"{spec.target} {spec.label}"  # the candidate's labels carry its name already
+        self._head = f"[round {spec.round}/{self.rounds}] {label} (run {index + 1}/{self.total})"
         self._started = time.monotonic()
         if self.live:
             self._line(f"{self._head} 0.0 s ...", final=False)
@@ -83,10 +89,29 @@ class Progress:
             f"peak PSS: {outcome(run)}",
             final=True,
         )
+        if run.failed:
+            for line in failure_lines(run, STDERR_LINES_LIVE):
+                self._line(f"    {line}", final=True)
 
     def note(self, text: str) -> None:
         """A line about something other than a run (snapshot, fixture)."""
         self._line(text, final=True)
+
+
+def failure_lines(run: Run, lines: int) -> list[str]:
+    """A failed run for the console: exit status, timeout, and the last ``lines`` of stderr."""
+    out = []
+    if run.timed_out:
+        out.append(f"timed out after {run.wall_s or 0.0:.1f} s, killed")
+    out.append(f"exit status {run.exit_code}")
+    tail = run.stderr_tail.rstrip().splitlines()
+    if tail:
+        shown = tail[-lines:]
+        out.append(f"stderr (last {len(shown)} of {len(tail)} lines kept):")
+        out += [f"  | {line}" for line in shown]
+    else:
+        out.append("stderr: (empty)")
+    return out
 
 
 def _example_lines(diff: Mapping[str, Any]) -> list[str]:
@@ -139,7 +164,7 @@ def cost_lines(a: Analysis) -> list[str]:
 
 def _row(c: ConfigStats, serial: ConfigStats) -> tuple[str, ...]:
     wall = c.wall
-    if c.tasks and c.speedup is not None:
+    if c is not serial and c.speedup is not None:  # a candidate's serial path has one too
         speed = f"{c.speedup:.2f}x"
     elif c is serial and wall is not None:
         speed = "1.00x"
@@ -178,8 +203,13 @@ def summary_table(a: Analysis) -> str:
     verdict = results.verdict
     settings = results.settings
     noise = a.noise
+    ignored = ", ".join(settings.get("ignore_columns") or []) or "none"
+    if settings.get("ignore_source"):
+        ignored += f" ({settings['ignore_source']})"
+    lines += [""]
+    if settings.get("roles"):  # control vs candidate, or the one target: said once, here
+        lines.append(str(settings["roles"]))
     lines += [
-        "",
         f"A/A noise (serial vs serial, median over {len(noise.per_round)} rounds of "
         f"|a - b| / min(a, b)): {noise.rel:.1%}"
         if noise.rel is not None
@@ -188,8 +218,7 @@ def summary_table(a: Analysis) -> str:
         + f"{next((c.claim.needed for c in a.parallel if c.claim), 5)} rounds)",
         f"recommendation: {a.recommendation.headline}",
         *cost_lines(a),
-        f"compared: {', '.join(settings.get('tables') or [])}; ignored columns: "
-        + (", ".join(settings.get("ignore_columns") or []) or "none"),
+        f"compared: {', '.join(settings.get('tables') or [])}; ignored columns: {ignored}",
         f"reference: {verdict.reference}",
     ]
     if results.input_check:
@@ -209,10 +238,18 @@ def summary_table(a: Analysis) -> str:
                     + (f" ({d['note']})" if d.get("note") else "")
                 )
                 lines += [f"    {line}" for line in _example_lines(d)]
+        if verdict.time_columns_only:
+            lines += [
+                "  only timestamp/duration columns differ: " + ", ".join(verdict.time_columns_only),
+                "  the job writes another clock than the run's {now}: give it {now} (best), or, "
+                f"knowingly, rerun with {verdict.ignore_hint}",
+            ]
         for r in runs:
             if r.failed:
-                lines.append(f"  round {r.round} {r.label}: {r.failure}")
+                who = f"{r.target} " if r.role == "control" and settings.get("candidate") else ""
+                lines.append(f"  round {r.round} {who}{r.label}: FAILED: {r.failure}")
+                lines += [f"    {line}" for line in failure_lines(r, STDERR_LINES_SUMMARY)]
     return "\n".join(lines)
 
 
-__all__ = ["Progress", "cost_lines", "outcome", "summary_table"]
+__all__ = ["Progress", "cost_lines", "failure_lines", "outcome", "summary_table"]

@@ -14,7 +14,7 @@ from typing import Any
 from harness.analysis import RATIO_GOAL, Analysis, ConfigStats, num
 from harness.baseline import Comparison, render_comparison
 from harness.inputs import describe
-from harness.results import Results
+from harness.results import Results, Verdict
 
 TITLE = "# Persona Classification Parallelization - Performance Validation"
 OK, BAD = "✅", "❌"
@@ -49,7 +49,7 @@ def render_markdown(
         _recommendation(a, meta),
         _mismatches(results.verdict.mismatches),
         _failed(a),
-        _ignored(results.settings, results.input_check),
+        _ignored(results.settings, results.verdict, results.input_check),
     ]
     if comparison is not None:
         sections.append("## Baseline Comparison\n\n" + render_comparison(comparison).strip())
@@ -98,9 +98,17 @@ def _implementation(a: Analysis, results: Results, meta: Mapping[str, Any]) -> s
         "configurations interleaved within each round",
         f"- **Classifier:** version {_text(summary.get('version'))}, config hash "
         f"`{_text(summary.get('config_hash'))[:12]}`, commit {_text(meta.get('git_commit'))}",
-        f"- **Serial command:** `{_text(settings.get('serial_cmd'))}`",
-        f"- **Parallel command:** `{_text(settings.get('parallel_cmd'))}`",
     ]
+    targets = [t for t in settings.get("targets") or [] if isinstance(t, Mapping)]
+    if settings.get("roles"):
+        lines.append(f"- **Targets:** {_text(settings.get('roles'))}")
+    for t in targets or [settings]:
+        name = f" of `{t['name']}`" if targets else ""
+        lines.append(f"- **Serial command{name}:** `{_text(t.get('serial_cmd'))}`")
+        if t.get("parallel_cmd") and (
+            t.get("name") != settings.get("control") or not settings.get("candidate")
+        ):
+            lines.append(f"- **Parallel command{name}:** `{_text(t.get('parallel_cmd'))}`")
     return "\n".join(lines)
 
 
@@ -400,15 +408,26 @@ def _failed(a: Analysis) -> str:
     return text
 
 
-def _ignored(settings: Mapping[str, Any], input_check: Mapping[str, Any] | None = None) -> str:
+def _ignored(
+    settings: Mapping[str, Any], verdict: Verdict, input_check: Mapping[str, Any] | None = None
+) -> str:
     tables = ", ".join(f"`{t}`" for t in settings.get("tables") or []) or "not recorded"
     ignored = ", ".join(f"`{c}`" for c in settings.get("ignore_columns") or []) or "none"
+    source = f" ({settings['ignore_source']})" if settings.get("ignore_source") else ""
     said = describe(input_check) if input_check else ""
     inputs = f"  \n{said[:1].upper()}{said[1:]}." if said else ""
-    return (
+    text = (
         f"## Ignored Columns\n\nTables compared row by row (ids included): {tables}.  \n"
-        f"Columns ignored by the comparison: {ignored}.{inputs}"
+        f"Columns ignored by the comparison: {ignored}{source}.{inputs}"
     )
+    if verdict.time_columns_only:
+        text += (
+            "\n\nOnly timestamp or duration columns differ: "
+            + ", ".join(f"`{c}`" for c in verdict.time_columns_only)
+            + ". The job writes another clock than the run's `{now}`: give it `{now}` (best), "
+            f"or, knowingly, rerun with `{verdict.ignore_hint}`."
+        )
+    return text
 
 
 def _conclusion(a: Analysis, results: Results, comparison: Comparison | None) -> str:
@@ -439,13 +458,17 @@ def _conclusion(a: Analysis, results: Results, comparison: Comparison | None) ->
             else "not measured (no complete A/A pair)",
         ),
         (
-            "Parallel speed-up",
+            "Speed-up over the control's serial path" if a.roles else "Parallel speed-up",
             bool(best_gain),
             ", ".join(f"{c.label} {_x(c.speedup)}" for c in best_gain) + " beyond the noise"
             if best_gain
             else "no configuration beats serial beyond the noise",
         ),
-        ("Recommendation", rec.kind in ("deploy", "keep_serial"), rec.headline),
+        (
+            "Recommendation",
+            rec.kind in ("deploy", "keep_serial", "candidate_matches"),
+            rec.headline,
+        ),
         (
             "Rounds",
             all(c.effect != "too_few_rounds" for c in a.parallel),

@@ -122,7 +122,8 @@ def plot_wall(a: Analysis, path: Path) -> Path | None:
 
 def plot_speedup(a: Analysis, path: Path) -> Path | None:
     """Measured speed-up (median, range across rounds) against the ideal and Amdahl's bound."""
-    configs = [c for c in a.parallel if c.speedup is not None]
+    # a candidate's serial path (control vs candidate, tasks 0) has no place on a task axis
+    configs = [c for c in a.parallel if c.speedup is not None and c.tasks >= 1]
     if not configs:
         return None
     fig = _figure()

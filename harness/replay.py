@@ -10,6 +10,10 @@ The plan: R rounds; each round runs every configuration once (``serial-a``, ``ta
 task count, ``serial-b``), rotated by one place per round so no configuration always runs first
 (round 1 is not rotated: its ``serial-a`` is the reference every run is compared with). The two
 serial runs of a round are the A/A pair: their difference is the noise floor.
+
+With a candidate (control vs candidate), ``serial-a``/``serial-b`` are the control's serial path
+and the candidate's runs come between them: ``NAME serial`` and, when it has a parallel command,
+``NAME tasks=N`` (``NAME`` the candidate's name). Every run records its target and role.
 """
 
 from __future__ import annotations
@@ -46,13 +50,20 @@ class RunSpec:
 
     round: int  # 1-based
     order: int  # position within its round, 0-based
-    label: str  # serial-a, serial-b, tasks=N
+    label: str  # serial-a, serial-b, tasks=N; a candidate's: NAME serial, NAME tasks=N
     tasks: int  # 0 for serial
+    target: str = "reference"  # the target's name
+    role: str = "control"  # control (the reference's side) or candidate
 
     @property
     def mode(self) -> str:
         """``serial`` or ``parallel``."""
         return "serial" if self.tasks == 0 else "parallel"
+
+    @property
+    def is_reference_side(self) -> bool:
+        """A serial run of the control: the runs the reference is taken from."""
+        return self.mode == "serial" and self.role == "control"
 
 
 def default_templates(with_config: bool) -> tuple[str, str]:
@@ -99,14 +110,30 @@ def render(tokens: Sequence[str], values: Mapping[str, str]) -> list[str]:
     return argv
 
 
-def plan(tasks: Sequence[int], repeat: int) -> list[RunSpec]:
+def plan(
+    tasks: Sequence[int],
+    repeat: int,
+    *,
+    control: str = "reference",
+    candidate: str | None = None,
+    candidate_parallel: bool = True,
+) -> list[RunSpec]:
     """Interleaved rounds, as described in the module docstring."""
-    configs = [("serial-a", 0), *((f"tasks={n}", n) for n in tasks), ("serial-b", 0)]
+    if candidate is None:
+        middle = [(f"tasks={n}", n, control, "control") for n in tasks]
+    else:
+        middle = [(f"{candidate} serial", 0, candidate, "candidate")]
+        if candidate_parallel:
+            middle += [(f"{candidate} tasks={n}", n, candidate, "candidate") for n in tasks]
+    configs = [("serial-a", 0, control, "control"), *middle, ("serial-b", 0, control, "control")]
     specs = []
     for r in range(repeat):
         shift = r % len(configs)
         rotated = configs[shift:] + configs[:shift]
-        specs += [RunSpec(r + 1, i, label, n) for i, (label, n) in enumerate(rotated)]
+        specs += [
+            RunSpec(r + 1, i, label, n, target, role)
+            for i, (label, n, target, role) in enumerate(rotated)
+        ]
     return specs
 
 
@@ -114,8 +141,7 @@ def plan(tasks: Sequence[int], repeat: int) -> list[RunSpec]:
 class Replay:
     """Everything a replay needs besides the snapshot (filled in by ``validate``)."""
 
-    serial_cmd: tuple[str, ...]
-    parallel_cmd: tuple[str, ...]
+    commands: Mapping[tuple[str, str], tuple[str, ...]]  # (target, mode) -> template tokens
     now: int
     backend: str
     config: Path | None
@@ -194,7 +220,7 @@ def run_one(
         "now": str(replay.now),
         "backend": replay.backend,
     }
-    tokens = replay.serial_cmd if spec.mode == "serial" else replay.parallel_cmd
+    tokens = replay.commands[(spec.target, spec.mode)]
     argv = render(tokens, values)
     m = run_measured(argv, timeout_s=replay.run_timeout_s)
     tables: dict[str, TableData] | None = None
@@ -252,6 +278,8 @@ def run_one(
         summary=_summary(m.stdout),
         inputs_changed=check.changed if check is not None else None,
         inputs_check_s=round(check.seconds, 6) if check is not None else None,
+        target=spec.target,
+        role=spec.role,
     )
     return run, (None if failure else tables)
 
@@ -294,9 +322,9 @@ def replay_all(
             raise HarnessError(
                 "the job refused its input (exit 2): " + (said[-1] if said else "no message")
             )
-        if tables is not None and reference is None and spec.mode == "serial":
+        if tables is not None and reference is None and spec.is_reference_side:
             reference = tables
-            reference_name = f"round {spec.round} {spec.label}"
+            reference_name = f"round {spec.round} {spec.label} ({spec.target})"
             record = replace(record, identical=True)
             if keep_dir is not None:  # a rename, not a copy: the next run copies afresh anyway
                 _move_db(workdir / "run.db", workdir / "reference.db")
@@ -317,7 +345,7 @@ def replay_all(
         if record.identical is False and not record.failed and keep_dir and not kept_mismatch:
             kept_mismatch = True
             keep_dir.mkdir(parents=True, exist_ok=True)
-            name = f"mismatch-round{spec.round}-{spec.label.replace('=', '')}.db"
+            name = f"mismatch-round{spec.round}-{spec.label.replace('=', '').replace(' ', '-')}.db"
             _move_db(workdir / "run.db", keep_dir / name)
             _move_db(workdir / "reference.db", keep_dir / "reference.db")
         on_done(i, spec, record)

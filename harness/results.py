@@ -30,6 +30,7 @@ import psutil
 
 from harness import HarnessError
 from harness.atomic import write_text
+from harness.compare import wall_clock_only
 from persona_bench import __version__
 
 SCHEMA_NAME = "persona-bench.validate"
@@ -89,12 +90,21 @@ class Run:
     # checked, the run failed first) and the check's cost (outside the measured window)
     inputs_changed: Mapping[str, Any] | None = None
     inputs_check_s: float | None = None
+    # the target this run ran, and its role: "control" (its serial runs are the reference) or
+    # "candidate" (control vs candidate); None in files written before targets had names
+    target: str | None = None
+    role: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         """The run completed and has a wall time."""
         return not self.failed and self.wall_s is not None
+
+    @property
+    def is_candidate(self) -> bool:
+        """A run of the candidate target (control vs candidate)."""
+        return self.role == "candidate"
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "run") -> Run:
@@ -133,25 +143,37 @@ class Verdict:
     reference: str
     failed_runs: int = 0
     mismatched_runs: int = 0
-    nondeterministic: bool = False  # the serial path disagreed with itself
+    nondeterministic: bool = False  # the control's serial path disagreed with itself
     mismatches: tuple[Mapping[str, Any], ...] = ()
     interrupted: str | None = None  # the signal that stopped the validation (SIGINT, SIGTERM)
+    # every mismatch is in timestamp/duration columns only: those columns (TABLE.COLUMN), and
+    # the --ignore-column options that would ignore them; None otherwise (nothing is ignored
+    # without being asked for)
+    time_columns_only: tuple[str, ...] | None = None
+    ignore_hint: str | None = None
 
     @classmethod
     def of(cls, runs: Sequence[Run], reference: str) -> Verdict:
         """Identical only when every run completed and matched the reference."""
         failed = [r for r in runs if r.failed]
         mismatched = [r for r in runs if not r.failed and r.identical is False]
+        time_columns = time_only_columns(mismatched)
         return cls(
             identical=bool(runs) and not failed and not mismatched,
             reference=reference,
             failed_runs=len(failed),
             mismatched_runs=len(mismatched),
-            nondeterministic=any(r.mode == "serial" for r in mismatched),
+            # a candidate's serial runs are another build: only the control's own serial runs
+            # disagreeing with its first one make the job nondeterministic
+            nondeterministic=any(r.mode == "serial" and not r.is_candidate for r in mismatched),
             mismatches=tuple(
                 {"label": r.label, "round": r.round, "tables": dict(r.diff or {})}
                 for r in mismatched[:MAX_MISMATCHES]
             ),
+            time_columns_only=time_columns,
+            ignore_hint=" ".join(f"--ignore-column {c}" for c in time_columns)
+            if time_columns
+            else None,
         )
 
     @classmethod
@@ -174,6 +196,10 @@ class Verdict:
             nondeterministic=bool(data.get("nondeterministic")),
             mismatches=tuple(mismatches),
             interrupted=str(data["interrupted"]) if data.get("interrupted") else None,
+            time_columns_only=tuple(map(str, data["time_columns_only"]))
+            if isinstance(data.get("time_columns_only"), list)
+            else None,
+            ignore_hint=str(data["ignore_hint"]) if data.get("ignore_hint") else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,6 +210,8 @@ class Verdict:
             "failed_runs": self.failed_runs,
             "mismatched_runs": self.mismatched_runs,
             "nondeterministic": self.nondeterministic,
+            "time_columns_only": list(self.time_columns_only) if self.time_columns_only else None,
+            "ignore_hint": self.ignore_hint,
             "mismatches": [dict(m) for m in self.mismatches],
         }
         if self.interrupted:
@@ -280,7 +308,7 @@ _FLOAT = (
     "inputs_check_s",
 )  # fmt: skip
 _BOOL = ("timed_out", "failed")
-_STR = ("label", "mode", "failure", "stderr_tail", "cpu_source", "memory_source")
+_STR = ("label", "mode", "failure", "stderr_tail", "cpu_source", "memory_source", "target", "role")
 _MAP = ("sampler", "overhead", "summary", "diff", "inputs_changed")
 _REQUIRED_NOT_NONE = ("round", "tasks", "label", "mode")
 
@@ -314,6 +342,22 @@ def _checked(name: str, value: Any, where: str) -> Any:
             raise ResultsError(f"{where} must be a list of strings (got {value!r})")
         return tuple(value)
     return value
+
+
+def time_only_columns(mismatched: Sequence[Run]) -> tuple[str, ...] | None:
+    """``TABLE.COLUMN`` of the differing columns when every mismatch is in time columns only.
+
+    Such runs wrote the same rows at another clock: the job reads the wall clock (or ignores
+    ``{now}``). The verdict says so and names the ``--ignore-column`` that would apply; nothing is
+    ignored without being asked for.
+    """
+    columns: dict[str, None] = {}
+    for run in mismatched:
+        found = wall_clock_only(run.diff or {})
+        if found is None:
+            return None
+        columns.update(dict.fromkeys(found))
+    return tuple(columns) or None
 
 
 # ---- context -------------------------------------------------------------------------------
@@ -443,5 +487,6 @@ __all__ = [
     "collect_metadata",
     "git_state",
     "read_results",
+    "time_only_columns",
     "write_results",
 ]

@@ -24,6 +24,7 @@ HELP = "prove that the harness catches broken candidates (a canary for this inst
 
 _JOB = f"{shlex.quote(sys.executable)} -m persona_bench classify"
 HONEST = f"{_JOB} --db {{db}} --tasks {{tasks}} --backend process --now {{now}} --json"
+HONEST_SERIAL = f"{_JOB} --db {{db}} --serial --now {{now}} --json"
 
 
 def _canary(mode: str) -> str:
@@ -48,6 +49,9 @@ def _validate(db: Path, out: Path, parallel_cmd: str, repeat: int) -> tuple[int,
         str(repeat),
         "--out",
         str(out),
+        # both halves: a lone --parallel-cmd is refused (the serial side would be left implicit)
+        "--serial-cmd",
+        HONEST_SERIAL,
         "--parallel-cmd",
         parallel_cmd,
         "--ignore-column",

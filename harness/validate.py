@@ -50,9 +50,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeat", type=integer(1), help="rounds (default 5: a claim needs 5)")
     parser.add_argument("--backend", help="parallel backend, passed as {backend} (default process)")
     parser.add_argument("--out", type=Path, help="output folder (default reports/DATE-NAME/)")
-    parser.add_argument("--serial-cmd", metavar="TEMPLATE", help="command of a serial run")
-    parser.add_argument("--parallel-cmd", metavar="TEMPLATE", help="command of a parallel run")
-    parser.add_argument("--harness-config", type=Path, metavar="TOML", help="a [harness] table")
+    parser.add_argument(
+        "--serial-cmd", metavar="TEMPLATE", help="serial command of the target 'custom'"
+    )
+    parser.add_argument(
+        "--parallel-cmd", metavar="TEMPLATE", help="parallel command of the target 'custom'"
+    )
+    parser.add_argument(
+        "--harness-config", type=Path, metavar="TOML", help="[harness] and [targets.NAME] tables"
+    )
+    parser.add_argument(
+        "--target", metavar="NAME", help="serial vs parallel of this target (default: reference)"
+    )
+    parser.add_argument(
+        "--control", metavar="NAME", help="the target whose rows are expected (with --candidate)"
+    )
+    parser.add_argument(
+        "--candidate", metavar="NAME", help="the target checked against the control's rows"
+    )
     parser.add_argument(
         "--table", action="append", metavar="T", help="a table to compare (repeat; replaces all)"
     )
@@ -61,7 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         type=table_column,
         metavar="TABLE.COLUMN",
-        help="a column not to compare (repeat; replaces the default list)",
+        help="a column not to compare (repeat; replaces the default job_status.duration_ms)",
+    )
+    parser.add_argument(
+        "--no-ignore", action="store_true", help="compare every column, job_status.duration_ms too"
     )
     parser.add_argument("--run-timeout", type=seconds, metavar="S", help="per run (default 1800)")
     parser.add_argument("--now", type=epoch, help="the runs' clock (unix seconds or ISO-8601)")
@@ -150,8 +168,17 @@ def _validate(args: argparse.Namespace) -> int:
     # a bad baseline is refused before minutes of runs are spent
     baseline = read_results(args.baseline) if args.baseline is not None else None
     started_at = int(time.time())
-    specs = plan(settings.tasks, settings.repeat)
-    progress = Progress(total=len(specs), rounds=settings.repeat)
+    roles = settings.roles
+    specs = plan(
+        settings.tasks,
+        settings.repeat,
+        control=roles.control.name,
+        candidate=roles.candidate.name if roles.candidate else None,
+        candidate_parallel=bool(roles.candidate and roles.candidate.parallel_cmd),
+    )
+    progress = Progress(
+        total=len(specs), rounds=settings.repeat, show_target=roles.candidate is not None
+    )
     source, default_name = _source(args, progress)
     name = args.name or default_name
     out = Path(args.out) if args.out is not None else default_out(name)
@@ -160,6 +187,7 @@ def _validate(args: argparse.Namespace) -> int:
             source, work / "snapshot.db", busy_timeout_s=args.busy_timeout, check=args.check
         )
         t = manifest.timings
+        progress.note(roles.sentence())  # once, before the first run
         progress.note(
             f"snapshot of {source}: {manifest.size_bytes / 2**20:.1f} MiB, {manifest.check} ok, "
             f"{manifest.duration_s:.1f} s (backup {t.get('backup_s', 0):.1f} s, check "
@@ -191,9 +219,12 @@ def _replay(
     progress: Progress,
 ) -> Results:
     """Run the plan; results.json is written even when interrupted."""
+    commands = {}
+    for target in settings.targets:
+        for mode, what, text in settings.templates(target):
+            commands[(target.name, mode)] = parse_template(text, what)
     replay = Replay(
-        serial_cmd=parse_template(settings.serial_cmd, "serial command"),
-        parallel_cmd=parse_template(settings.parallel_cmd, "parallel command"),
+        commands=commands,
         now=now,
         backend=settings.backend,
         config=settings.config,

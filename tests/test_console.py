@@ -91,7 +91,34 @@ def test_without_a_terminal_only_final_lines_are_written() -> None:
     progress.start(0, spec)
     time.sleep(0.3)
     run = Run(round=1, label="serial-a", mode="serial", tasks=0, wall_s=0.3, cpu_s=0.1)
-    progress.done(0, spec, replace(run, failed=True, failure="exit 3"))
+    progress.done(0, spec, replace(run, identical=True))
     assert stream.getvalue().count("\n") == 1
     assert "\r" not in stream.getvalue()
-    assert stream.getvalue().strip().endswith("FAILED (exit 3)")
+    assert stream.getvalue().strip().endswith("identical")
+
+
+def test_a_failed_run_shows_its_exit_status_and_stderr_tail_under_its_line() -> None:
+    """A failed run's final line is followed by its exit status and the last stderr lines."""
+    stream = io.StringIO()
+    progress = Progress(total=1, rounds=1, stream=stream)
+    spec = RunSpec(round=1, order=0, label="tasks=2", tasks=2)
+    progress.start(0, spec)
+    stderr = "".join(f"line {i}\n" for i in range(1, 21))
+    record = Run(
+        round=1,
+        label="tasks=2",
+        mode="parallel",
+        tasks=2,
+        wall_s=0.3,
+        cpu_s=0.1,
+        failed=True,
+        failure="exit status 3",
+        exit_code=3,
+        stderr_tail=stderr,
+    )
+    progress.done(0, spec, record)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith("FAILED (exit status 3)")
+    assert all(line.startswith("    ") for line in lines[1:])
+    assert "    exit status 3" in lines
+    assert lines[-1].endswith("| line 20") and not any(line.endswith("| line 17") for line in lines)

@@ -20,7 +20,7 @@ from harness.results import (
     read_results,
     write_results,
 )
-from harness.settings import REFERENCE_IGNORE, from_args
+from harness.settings import JOB_WALL_CLOCK_COLUMNS, from_args
 from harness.validate import add_arguments
 
 
@@ -76,15 +76,23 @@ def test_bad_templates_are_refused(template: str, match: str) -> None:
         parse_template(template, "serial command")
 
 
-def test_the_default_target_ignores_duration_ms_and_a_custom_one_nothing() -> None:
-    """job_status.duration_ms is ignored by default only for our classifier."""
-    assert from_args(_args()).ignore_columns == REFERENCE_IGNORE
-    assert from_args(_args()).reference_target
-    assert "config" not in from_args(_args()).to_dict()
-    assert from_args(_args()).to_dict()["config_path"] is None
+def test_every_target_ignores_duration_ms_by_default_and_says_so() -> None:
+    """job_status.duration_ms (SPEC 2.8's wall clock) is ignored for any target, with its source."""
+    reference = from_args(_args())
+    assert reference.ignore_columns == JOB_WALL_CLOCK_COLUMNS
+    assert reference.ignore_source.startswith("default")
+    assert reference.roles.control.name == "reference" and reference.roles.candidate is None
+    assert "config" not in reference.to_dict()
+    assert reference.to_dict()["config_path"] is None
     custom = from_args(_args("--serial-cmd", "job {db}", "--parallel-cmd", "job {db} {tasks}"))
-    assert custom.ignore_columns == ()
-    assert not custom.reference_target
+    assert custom.ignore_columns == JOB_WALL_CLOCK_COLUMNS
+    assert custom.roles.control.name == "custom"
+    assert custom.to_dict()["control"] == "custom"
+    everything = from_args(_args("--no-ignore"))
+    assert everything.ignore_columns == () and "--no-ignore" in everything.ignore_source
+    other = from_args(_args("--ignore-column", "job_status.updated_at"))
+    assert other.ignore_columns == ("job_status.updated_at",)
+    assert other.ignore_source == "--ignore-column"
 
 
 def test_command_line_options_override_the_harness_file(tmp_path: Path) -> None:
@@ -119,8 +127,9 @@ def test_the_default_templates_pass_the_config_when_given(tmp_path: Path) -> Non
     config = tmp_path / "c.toml"
     config.write_text("[personas]\n")
     settings = from_args(_args("--config", str(config)))
-    assert settings.serial_cmd.endswith("--config {config}")
-    assert settings.parallel_cmd.endswith("--config {config}")
+    reference = settings.roles.control
+    assert reference.serial_cmd.endswith("--config {config}")
+    assert str(reference.parallel_cmd).endswith("--config {config}")
     assert settings.to_dict()["config_path"] == str(config.resolve())
 
 
@@ -163,6 +172,20 @@ def test_results_round_trip_and_a_wrong_version_is_refused(tmp_path: Path) -> No
     path.write_text(json.dumps({**data, "kind": "other"}))
     with pytest.raises(HarnessError, match="not a validate results file"):
         read_results(path)
+
+
+def test_templates_on_the_command_line_win_over_the_files_target(tmp_path: Path) -> None:
+    """--serial-cmd/--parallel-cmd select the target 'custom' even when the file names another."""
+    toml = tmp_path / "h.toml"
+    toml.write_text(
+        '[harness]\ntarget = "p"\n[targets.p]\nserial_cmd = "p {db}"\nparallel_cmd = "p {db}"\n'
+    )
+    from_file = from_args(_args("--harness-config", str(toml)))
+    assert from_file.roles.control.name == "p"
+    loose = ("--serial-cmd", "job {db}", "--parallel-cmd", "job {db} {tasks}")
+    settings = from_args(_args("--harness-config", str(toml), *loose))
+    assert settings.roles.control.name == "custom"
+    assert settings.roles.control.serial_cmd == "job {db}"
 
 
 @pytest.mark.parametrize(

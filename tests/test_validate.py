@@ -68,7 +68,7 @@ def test_a_deterministic_target_is_green(source: Path, tmp_path: Path) -> None:
     assert [r["label"] for r in results["runs"]] == ["serial-a", "tasks=2", "serial-b"]
     assert all(r["identical"] and not r["failed"] for r in results["runs"])
     assert results["verdict"]["identical"] is True
-    assert results["verdict"]["reference"] == "round 1 serial-a"
+    assert results["verdict"]["reference"] == "round 1 serial-a (custom)"
     assert results["settings"]["ignore_columns"] == ["job_status.duration_ms"]
     assert results["settings"]["now"] == NOW
     assert results["snapshot"]["row_counts"]["wallets"] == 120
@@ -325,9 +325,9 @@ def test_now_comes_from_the_fixture_meta_table(source: Path, tmp_path: Path) -> 
         ["--ignore-column", "duration_ms"],
         ["--ignore-column", "nosuchtable.x"],
         ["--ignore-column", "job_status.nosuchcolumn"],
-        ["--serial-cmd", "job --db {db} --threads {threads}"],
-        ["--serial-cmd", "job --nodb"],
-        ["--serial-cmd", "job --db {db} --config {config}"],
+        ["--serial-cmd", "job --db {db} --threads {threads}", "--parallel-cmd", "job --db {db}"],
+        ["--serial-cmd", "job --nodb", "--parallel-cmd", "job --db {db}"],
+        ["--serial-cmd", "job --db {db} --config {config}", "--parallel-cmd", "job --db {db}"],
         ["--config", "/no/such/config.toml"],
         ["--profile", "prod"],  # together with --db
         ["--baseline", "/no/such/results.json"],

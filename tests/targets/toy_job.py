@@ -11,7 +11,7 @@ tables with plain sqlite3 and writes the four output tables, deterministically b
   bump-float       one metric_value is off by one unit in the last place
   other-timestamp  timestamps written one second later than --now
   nothing          exits 0 without writing anything
-  fail             writes to stderr and exits 3
+  fail             writes 31 lines to stderr (the last: "simulated failure") and exits 3
   slow             starts a child that sleeps, then sleeps itself, far longer than any test
                    timeout (--pidfile: both process ids, one a line, written when both run)
   spawn            does its work in --tasks child processes that it waits for (CPU counted)
@@ -80,6 +80,8 @@ def main() -> int:
         return 0
     mode = args.mode if (args.tasks > 0 or not args.only_parallel) else "deterministic"
     if mode == "fail":
+        for step in range(1, 31):  # a long stderr: only its tail should be shown
+            print(f"toy_job: step {step} of 30", file=sys.stderr)
         print("toy_job: simulated failure", file=sys.stderr)
         return 3
     if mode == "slow":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import resource
-import threading
 import time
 from collections import deque
 from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future
@@ -114,7 +113,6 @@ class _Run:
     params: JobParams = field(init=False)
     token: str | None = field(init=False)  # names this run's params in our own process pools
     config_hash: str = field(init=False)
-    warm_up: threading.Thread | None = None
 
     def __post_init__(self) -> None:
         # the serial path, and recomputation, read on the writer's connection
@@ -184,8 +182,6 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
         _mark_failed(state, exc)
         raise
     finally:
-        if state.warm_up is not None:
-            state.warm_up.join()
         if state.owns_executor and state.executor is not None:
             state.events += close_pool(state.executor, POOL_EXIT_GRACE_S)
             if state.backend == "process":
@@ -262,26 +258,13 @@ def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _start_pool(state: _Run) -> None:
-    """Our own pool, its workers started by a helper thread while the writer goes on.
-
-    Spawning a worker waits for the fork server (a fresh interpreter importing the classifier)
-    and then for the fork: about 0.1-0.3 s that the writer spends reading and gating instead.
-    """
+    """Our own pool, made before the writer reads and gates; with processes, the fork server
+    starts now, so that its interpreter imports the classifier on the other core meanwhile and
+    the first chunk's worker is a fork away (workers are spawned as chunks are submitted)."""
     backend = state.backend or "process"
     if backend == "process":
         start_forkserver()
-    pool = state.executor = make_executor(backend, state.tasks, state.params, state.token)
-
-    def spawn_workers() -> None:
-        # one quick job per worker: a process pool spawns a worker per submit while none is idle
-        try:
-            for _ in range(state.tasks):
-                pool.submit(os.getpid)
-        except (BrokenExecutor, RuntimeError):  # broken or shut down: the writer will see it
-            pass
-
-    state.warm_up = threading.Thread(target=spawn_workers, name="pool-start", daemon=True)
-    state.warm_up.start()
+    state.executor = make_executor(backend, state.tasks, state.params, state.token)
 
 
 def _gate(state: _Run) -> dict[str, Any] | None:

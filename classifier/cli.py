@@ -13,6 +13,7 @@ from typing import Any
 
 from classifier import pipeline
 from classifier.config import BACKENDS, load_config
+from classifier.dask_backend import CONNECT_TIMEOUT_S
 from classifier.pipeline import COUNTERS, RunOptions
 from persona_bench.argtypes import epoch, integer, seconds
 from persona_bench.errors import EXIT_OK, UserError
@@ -35,7 +36,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="feature workers (0 = serial; default: the config's parallel_tasks)",
     )
     parser.add_argument("--serial", action="store_true", help="the serial path (= --tasks 0)")
-    parser.add_argument("--backend", choices=BACKENDS, help="kind of worker (default: config)")
+    parser.add_argument(
+        "--backend",
+        choices=(*BACKENDS, "dask"),
+        help="kind of worker (default: config); dask needs --scheduler and --snapshot",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS", help="the dask scheduler, e.g. tcp://10.0.0.5:8786"
+    )
+    parser.add_argument(
+        "--snapshot",
+        type=Path,
+        metavar="PATH",
+        help="read inputs from this closed copy (persona-bench snapshot), at the same path on "
+        "every worker; verified by size and sha256 (docs/scale-out.md)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=seconds,
+        default=CONNECT_TIMEOUT_S,
+        metavar="S",
+        help=f"dask: seconds to reach the scheduler and a worker (default {CONNECT_TIMEOUT_S:g})",
+    )
     parser.add_argument(
         "--busy-timeout",
         type=seconds,
@@ -69,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         busy_timeout=args.busy_timeout,
         task_timeout=args.task_timeout,
+        snapshot=args.snapshot,
+        scheduler=args.scheduler,
+        connect_timeout=args.connect_timeout,
     )
     summary = pipeline.run(opts)
     if args.json:

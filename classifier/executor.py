@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from classifier import store
+from classifier import store, worker_snapshot
 from classifier.chunkrows import ChunkRows, chunk_rows
 from classifier.config import PersonaConfig
 from classifier.features import FeatureError, Features, compute_features
 from classifier.stage1 import stage1
+from classifier.worker_snapshot import SnapshotIdentity
 
 # multiprocessing and concurrent.futures.process are imported where a process pool is made:
 # the serial path never needs them (about 0.03-0.1 s of every serial run's start-up).
@@ -43,6 +44,7 @@ class JobParams:
     now: int
     config: PersonaConfig
     busy_timeout: float
+    snapshot: SnapshotIdentity | None = None  # read inputs from this verified copy instead
 
     @property
     def cutoff(self) -> int:
@@ -115,10 +117,21 @@ def _worker_reader(params: JobParams) -> store.WalletReader:
     readers: dict[str, store.WalletReader] | None = getattr(_local, "readers", None)
     if readers is None:
         readers = _local.readers = {}
-    reader = readers.get(params.db_path)
+    snap = params.snapshot
+    if snap is None:
+        key = params.db_path
+    else:  # a verified snapshot: checked once per process and run, then one stat per job
+        worker_snapshot.verify(snap)
+        key = f"{snap.path}#{snap.token}"
+    reader = readers.get(key)
     if reader is None:
-        conn = store.open_reader(Path(params.db_path), params.busy_timeout)
-        reader = readers[params.db_path] = store.WalletReader(conn)
+        if snap is None:
+            conn = store.open_reader(Path(params.db_path), params.busy_timeout)
+        else:
+            for old in [k for k in readers if "#" in k]:
+                readers.pop(old).conn.close()  # an earlier run's snapshot (long-lived worker)
+            conn = worker_snapshot.open_reader(snap, params.busy_timeout)
+        reader = readers[key] = store.WalletReader(conn)
     return reader
 
 
@@ -207,10 +220,15 @@ def close_pool(executor: Executor, grace_s: float) -> list[str]:
             killed.append(f"worker pid {proc.pid} did not exit within {grace_s:g} s: killed")
     if manager is not None:
         manager.join()
-    return killed
+    return killed + _reported(executor)
 
 
-def kill_workers(executor: Executor) -> None:
+def _reported(executor: Executor) -> list[str]:
+    """Faults an executor reports itself once shut down (the Dask backend's lost workers)."""
+    return list(getattr(executor, "events", None) or ())
+
+
+def kill_workers(executor: Executor) -> list[str]:
     """Stop a broken or hung pool now: its processes are killed, pending work cancelled."""
     if not isinstance(executor, ThreadPoolExecutor):
         # a process pool: Python 3.14 has kill_workers(); before it, CPython keeps them in
@@ -219,6 +237,7 @@ def kill_workers(executor: Executor) -> None:
             if proc.is_alive():
                 proc.kill()
     executor.shutdown(wait=False, cancel_futures=True)
+    return _reported(executor)
 
 
 def reap_forkserver() -> None:

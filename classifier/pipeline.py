@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from classifier import store
+from classifier import dask_backend, store, worker_snapshot
 from classifier.config import PersonaConfig
 from classifier.executor import (
     ChunkResult,
@@ -36,7 +36,9 @@ from classifier.executor import (
     start_forkserver,
 )
 from classifier.resume import ResumeError, check_resume
+from classifier.worker_snapshot import SnapshotIdentity
 from persona_bench import __version__
+from persona_bench.errors import UserError
 
 log = logging.getLogger("classifier")
 
@@ -68,6 +70,18 @@ class RunOptions:
     resume: bool = False
     busy_timeout: float = 30.0
     task_timeout: float | None = None  # a feature job running longer is a hung worker
+    snapshot: Path | None = None  # read the inputs from this closed copy (worker_snapshot)
+    scheduler: str | None = None  # backend "dask": the scheduler's address
+    connect_timeout: float = dask_backend.CONNECT_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        if self.backend == "dask" and (not self.scheduler or self.snapshot is None):
+            raise UserError(
+                "--backend dask needs --scheduler ADDRESS and --snapshot PATH (a closed copy "
+                "every worker has at that path: persona-bench snapshot SRC DEST; docs/scale-out.md)"
+            )
+        if self.scheduler and self.backend != "dask":
+            raise UserError(f"--scheduler is for --backend dask (got backend {self.backend!r})")
 
     def mode(self) -> tuple[int, str]:
         """(tasks, backend): tasks 0 means the serial path."""
@@ -95,6 +109,7 @@ class _Run:
     backend: str | None
     executor: Executor | None
     owns_executor: bool
+    snapshot: SnapshotIdentity | None = None
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     phases: dict[str, float] = field(
         default_factory=lambda: dict.fromkeys(
@@ -115,10 +130,13 @@ class _Run:
     config_hash: str = field(init=False)
 
     def __post_init__(self) -> None:
-        # the serial path, and recomputation, read on the writer's connection
+        # the serial path, and recomputation, read on the writer's connection (or the snapshot's:
+        # opened by _run, closed by run)
         self.reader = store.WalletReader(self.conn)
         path = str(self.opts.db_path.resolve())
-        self.params = JobParams(path, self.now, self.opts.config, self.opts.busy_timeout)
+        self.params = JobParams(
+            path, self.now, self.opts.config, self.opts.busy_timeout, self.snapshot
+        )
         own_processes = self.owns_executor and self.backend == "process"
         self.token = f"{os.getpid()}-{os.urandom(8).hex()}" if own_processes else None
         self.config_hash = self.cfg.result_hash()
@@ -152,10 +170,20 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
     ``Client.get_executor()``, say); it is used as given and not shut down.
     """
     wall0, cpu0 = time.perf_counter(), _cpu_s()
+    # before any write: the snapshot's identity (one hash) and, for Dask, the scheduler
+    snapshot = worker_snapshot.identify(opts.snapshot) if opts.snapshot is not None else None
     conn = store.open_writer(opts.db_path, opts.busy_timeout)
     tasks, backend = opts.mode()
+    owns = executor is None
+    if executor is None and tasks and backend == "dask":
+        try:
+            executor = dask_backend.connect(opts.scheduler, opts.connect_timeout)
+        except BaseException:
+            conn.close()
+            raise
     if executor is not None:  # its own worker count, where it tells (for the look-ahead)
-        tasks, backend = getattr(executor, "_max_workers", None) or tasks or 1, "custom"
+        tasks = getattr(executor, "_max_workers", None) or tasks or 1
+        backend = backend if owns else "custom"
     try:
         action, resume_meta = (
             check_resume(store.job_row(conn), opts.now, opts.config.result_hash())
@@ -164,16 +192,18 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
         )
     except ResumeError:
         conn.close()
+        _close_own(executor, owns)
         raise
     if action == "done":
         conn.close()
+        _close_own(executor, owns)
         return _completed_summary(opts, resume_meta or {})
     now = (
         int(resume_meta["now"])
         if resume_meta
         else (opts.now if opts.now is not None else int(time.time()))
     )
-    state = _Run(opts, conn, now, tasks, backend if tasks else None, executor, executor is None)
+    state = _Run(opts, conn, now, tasks, backend if tasks else None, executor, owns, snapshot)
     try:
         if state.tasks and state.executor is None:
             _start_pool(state)  # its start-up overlaps the writer's reads, status row and gate
@@ -182,6 +212,8 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
         _mark_failed(state, exc)
         raise
     finally:
+        if state.reader.conn is not conn:
+            state.reader.conn.close()  # the snapshot's
         if state.owns_executor and state.executor is not None:
             state.events += close_pool(state.executor, POOL_EXIT_GRACE_S)
             if state.backend == "process":
@@ -202,9 +234,21 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
     return _summary(state, skipped, wall, _cpu_s() - cpu0)
 
 
+def _close_own(executor: Executor | None, owns: bool) -> None:
+    if owns and executor is not None:
+        close_pool(executor, POOL_EXIT_GRACE_S)
+
+
+def _new_pool(state: _Run) -> Executor:
+    """A fresh pool of the run's backend (for Dask: a new connection to the scheduler)."""
+    if state.backend == "dask":
+        return dask_backend.connect(state.opts.scheduler, state.opts.connect_timeout)
+    return make_executor(state.backend or "process", state.tasks, state.params, state.token)
+
+
 def _completed_summary(opts: RunOptions, meta: dict[str, Any]) -> dict[str, Any]:
     """``--resume`` after a completed run: nothing is written; its counters are reported."""
-    state = _Run(opts, None, int(meta["now"]), 0, None, None, False)
+    state = _Run(opts, None, int(meta["now"]), 0, None, None, False, None)
     state.counters.update({k: int(meta.get(k, 0)) for k in COUNTERS})
     state.total = int(meta.get("total", 0))
     return _summary(state, "nothing to resume: the run completed", 0.0, 0.0)
@@ -226,7 +270,11 @@ def _mark_failed(state: _Run, exc: BaseException) -> None:
 def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
     """The body of a run; returns the final job_status metadata."""
     conn = state.conn
-    wallets = store.active_wallets(conn)
+    if state.snapshot is not None:  # inputs from the verified snapshot, outputs to the database
+        state.reader = store.WalletReader(
+            worker_snapshot.open_inputs(state.snapshot, state.opts.busy_timeout)
+        )
+    wallets = store.active_wallets(state.reader.conn)
     state.total = len(wallets)
     last_wallet = None
     if resume_meta is not None:
@@ -269,7 +317,7 @@ def _start_pool(state: _Run) -> None:
 
 def _gate(state: _Run) -> dict[str, Any] | None:
     """SPEC 2.3: the final metadata when no wallet can be classified yet, else None."""
-    cfg, conn = state.cfg, state.conn
+    cfg, conn = state.cfg, state.reader.conn
     if state.total == 0:
         meta: dict[str, Any] = {"classified": 0, "skipped": "no wallets"}
     elif not store.has_ready_wallet(conn, cfg.stage1_min_total_trades, state.now - READY_MIN_AGE_S):
@@ -350,14 +398,12 @@ def _pool_failed(state: _Run, why: str) -> None:
         return
     log.warning("persona_classification: %s; recomputing its chunks serially", why)
     state.events.append(why)
-    kill_workers(state.executor)
+    state.events += kill_workers(state.executor)
     state.pool_dead = True
     if state.owns_executor and state.pool_restarts < MAX_POOL_RESTARTS:
         # jobs handed to the dead pool are recomputed here; chunks not yet submitted use the new one
         state.pool_restarts += 1
-        state.executor = make_executor(
-            state.backend or "process", state.tasks, state.params, state.token
-        )
+        state.executor = _new_pool(state)
         state.pool_dead = False
         state.events.append(f"started a new worker pool ({state.pool_restarts})")
 

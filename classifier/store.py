@@ -112,6 +112,15 @@ def open_reader(path: Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
     return _connect(path, "ro", busy_timeout, check_same_thread=False)
 
 
+def open_snapshot_reader(path: Path, busy_timeout: float = 30.0) -> sqlite3.Connection:
+    """A read-only connection to a closed, verified snapshot (``worker_snapshot``).
+
+    ``immutable=1``: SQLite takes no lock and reads no WAL index, which is right only for a file
+    nobody writes (on a live database it misses WAL pages, ../shared/NOTES-sqlite.md).
+    """
+    return _connect(path, "ro&immutable=1", busy_timeout, check_same_thread=False)
+
+
 def _columns(conn: sqlite3.Connection, table: str) -> set[str] | None:
     rows = conn.execute("SELECT name FROM pragma_table_info(?)", (table,)).fetchall()
     return {r[0] for r in rows} if rows else None

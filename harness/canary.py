@@ -6,6 +6,7 @@ through unchanged), then breaks what it wrote into the database named by COMMAND
     drop-row     delete one wallet_exclusions row
     float-bit    move one wallet_exclusions.metric_value by one unit in the last place
     reorder      rewrite wallet_exclusions in reverse order: same rows, other ids
+    delete-input delete one trades_raw row: an input table, which a job must never change
     slow         sleep before running COMMAND (nothing else changes)
 
 It never imports the job: like every target of the harness, it is only a command.
@@ -20,7 +21,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-MODES = ("drop-row", "float-bit", "reorder", "slow")
+MODES = ("drop-row", "float-bit", "reorder", "delete-input", "slow")
 SLOW_S = 3.0
 
 
@@ -36,6 +37,14 @@ def _db_of(command: Sequence[str]) -> str:
 def _break(db: str, mode: str) -> None:
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("BEGIN IMMEDIATE")
+    if mode == "delete-input":
+        conn.execute(
+            "DELETE FROM trades_raw WHERE id = (SELECT id FROM trades_raw ORDER BY id"
+            " LIMIT 1 OFFSET (SELECT COUNT(*) / 2 FROM trades_raw))"
+        )
+        conn.execute("COMMIT")
+        conn.close()
+        return
     middle = conn.execute(
         "SELECT id, metric_value FROM wallet_exclusions WHERE typeof(metric_value) = 'real'"
         " ORDER BY id LIMIT 1 OFFSET (SELECT COUNT(*) / 2 FROM wallet_exclusions)"

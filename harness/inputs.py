@@ -3,7 +3,8 @@
 A job may write ``wallet_personas``, ``wallet_exclusions``, ``wallet_persona_traits``,
 ``job_status`` and the ``sqlite_sequence`` entries of those; anything else it changes (rows of an
 input table, a dropped or created table, index or view, another table's schema, another table's
-``sqlite_sequence`` entry) makes the run red, with the table named.
+``sqlite_sequence`` entry) makes the run red, with the table named. A table the operator has the
+harness compare (``--table``) counts as an output.
 
 How, cheaply (streaming the 1.4 M trades of ``prod`` through Python costs ~20 s a run; ``ATTACH``
 and ``EXCEPT`` sorts both sides; this costs about one read of both files, ~1 s a run on ``prod``):
@@ -31,7 +32,7 @@ import sqlite3
 import statistics
 import time
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ class Reference:
     objects: dict[str, SchemaObject]  # by name, the outputs' objects and sqlite_sequence left out
     sequence: dict[str, int | None]  # sqlite_sequence entries of input tables
     method: str  # "pages" (dbstat available) or "rows"
+    outputs: frozenset[str] = frozenset(OUTPUT_TABLES)  # what the job may write
     owner_names: tuple[str, ...] = ()  # input tables; owners[page] - 1 indexes this
     owners: array[int] = field(default_factory=lambda: array("H"))
     seconds: float = 0.0
@@ -97,21 +99,17 @@ def _connect(path: Path, *, frozen: bool) -> sqlite3.Connection:
     return sqlite3.connect(path.resolve().as_uri() + suffix, uri=True, isolation_level=None)
 
 
-def _is_output(obj: SchemaObject) -> bool:
-    return obj.table in OUTPUT_TABLES or obj.name == SEQUENCE
-
-
-def _schema(conn: sqlite3.Connection) -> dict[str, SchemaObject]:
+def _schema(conn: sqlite3.Connection, outputs: Collection[str]) -> dict[str, SchemaObject]:
     objects = (SchemaObject(*row) for row in conn.execute(_SCHEMA_SQL))
-    return {o.name: o for o in objects if not _is_output(o)}
+    return {o.name: o for o in objects if o.table not in outputs and o.name != SEQUENCE}
 
 
-def _sequence(conn: sqlite3.Connection) -> dict[str, int | None]:
+def _sequence(conn: sqlite3.Connection, outputs: Collection[str]) -> dict[str, int | None]:
     try:
         rows = conn.execute(f"SELECT name, seq FROM {SEQUENCE}").fetchall()
     except sqlite3.OperationalError:  # no AUTOINCREMENT table yet: no sqlite_sequence
         return {}
-    return {name: seq for name, seq in rows if name not in OUTPUT_TABLES}
+    return {name: seq for name, seq in rows if name not in outputs}
 
 
 def _owners(
@@ -131,15 +129,20 @@ def _owners(
     return tuple(tables), owners
 
 
-def reference(snapshot: Path) -> Reference:
-    """Describe the snapshot's input tables (a closed, frozen file)."""
+def reference(snapshot: Path, outputs: Collection[str] = OUTPUT_TABLES) -> Reference:
+    """Describe the snapshot's input tables (a closed, frozen file): all but ``outputs``.
+
+    ``outputs`` are the job's four tables, plus any other table the operator has the harness
+    compare (``--table``): those are outputs too.
+    """
+    outputs = frozenset(outputs)
     started = time.monotonic()
     conn = _connect(snapshot, frozen=True)
     try:
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         page_count = conn.execute("PRAGMA page_count").fetchone()[0]
-        objects = _schema(conn)
-        sequence = _sequence(conn)
+        objects = _schema(conn, outputs)
+        sequence = _sequence(conn, outputs)
         owned = _owners(conn, objects, page_count)
     except sqlite3.DatabaseError as exc:
         raise HarnessError(f"cannot read snapshot {snapshot}: {exc}") from None
@@ -153,6 +156,7 @@ def reference(snapshot: Path) -> Reference:
         objects=objects,
         sequence=sequence,
         method="pages" if owned is not None else "rows",
+        outputs=outputs,
         owner_names=names,
         owners=owners,
         seconds=time.monotonic() - started,
@@ -288,8 +292,8 @@ def check(ref: Reference, copy: Path) -> Check:
         _checkpoint(copy)
         conn = _connect(copy, frozen=False)
         try:
-            got = _schema(conn)
-            sequence = _sequence(conn)
+            got = _schema(conn, ref.outputs)
+            sequence = _sequence(conn, ref.outputs)
             page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         finally:
             conn.close()
@@ -358,4 +362,13 @@ def describe(data: Mapping[str, Any]) -> str:
     )
 
 
-__all__ = ["Check", "Reference", "check", "compare_rows", "describe", "reference", "summarize"]
+__all__ = [
+    "OUTPUT_TABLES",
+    "Check",
+    "Reference",
+    "check",
+    "compare_rows",
+    "describe",
+    "reference",
+    "summarize",
+]

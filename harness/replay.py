@@ -1,7 +1,9 @@
 """Replay a job on fresh copies of a snapshot: command templates, the run plan, one run each.
 
 A replay is a command template with placeholders ``{db}`` (the run's private copy), ``{tasks}``,
-``{config}``, ``{now}`` and ``{backend}``; it is split like a shell line (``shlex``) first and then
+``{config}``, ``{now}``, ``{backend}``, ``{scheduler}`` (``--scheduler``: a Dask scheduler's
+address) and ``{snapshot}`` (the verified snapshot every copy is made from: closed, never written,
+so a cluster's workers can read it); it is split like a shell line (``shlex``) first and then
 filled in token by token, so a path with spaces stays one argument and nothing is ever passed
 through a shell. A template starting with ``persona-bench`` runs this interpreter's
 ``python -m persona_bench``, so the default target works without the script on ``PATH``.
@@ -36,12 +38,13 @@ from harness.measure import Measurement, run_measured
 from harness.results import Run
 from persona_bench.errors import EXIT_BAD_INPUT
 
-PLACEHOLDERS = ("db", "tasks", "config", "now", "backend")
+PLACEHOLDERS = ("db", "tasks", "config", "now", "backend", "scheduler", "snapshot")
 DEFAULT_SERIAL = "persona-bench classify --db {db} --serial --now {now} --json"
 DEFAULT_PARALLEL = (
     "persona-bench classify --db {db} --tasks {tasks} --backend {backend} --now {now} --json"
 )
 CONFIG_SUFFIX = " --config {config}"
+DASK_SUFFIX = " --scheduler {scheduler} --snapshot {snapshot}"  # backend dask (docs/scale-out.md)
 
 
 @dataclass(frozen=True)
@@ -66,10 +69,10 @@ class RunSpec:
         return self.mode == "serial" and self.role == "control"
 
 
-def default_templates(with_config: bool) -> tuple[str, str]:
+def default_templates(with_config: bool, dask: bool = False) -> tuple[str, str]:
     """The reference classifier's serial and parallel templates."""
     suffix = CONFIG_SUFFIX if with_config else ""
-    return DEFAULT_SERIAL + suffix, DEFAULT_PARALLEL + suffix
+    return DEFAULT_SERIAL + suffix, DEFAULT_PARALLEL + (DASK_SUFFIX if dask else "") + suffix
 
 
 def parse_template(text: str, what: str) -> tuple[str, ...]:
@@ -149,6 +152,7 @@ class Replay:
     ignore_columns: tuple[str, ...]
     run_timeout_s: float
     check_inputs: bool = True  # a run that changes any input table fails (harness.inputs)
+    scheduler: str | None = None
 
 
 def _summary(stdout: str) -> dict[str, Any] | None:
@@ -219,6 +223,8 @@ def run_one(
         "config": str(replay.config) if replay.config else "",
         "now": str(replay.now),
         "backend": replay.backend,
+        "scheduler": replay.scheduler or "",
+        "snapshot": str(snapshot),
     }
     tokens = replay.commands[(spec.target, spec.mode)]
     argv = render(tokens, values)
@@ -303,7 +309,8 @@ def replay_all(
     kept there for inspection.
     """
     before = read_tables(snapshot, replay.tables, replay.ignore_columns)
-    input_ref = inputs.reference(snapshot) if replay.check_inputs else None
+    outputs = {*inputs.OUTPUT_TABLES, *replay.tables}  # a table compared is an output too
+    input_ref = inputs.reference(snapshot, outputs) if replay.check_inputs else None
     if on_reference is not None and input_ref is not None:
         on_reference(input_ref)
     records: list[Run] = []

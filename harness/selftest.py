@@ -3,7 +3,8 @@
 It validates a tiny fixture against an honest build (which must come out green) and against
 deliberately broken candidates (``harness.canary``): a missing row, one float changed in its last
 bit, rows written in another order so their ids differ (each must be a mismatch naming the
-table), and a run slowed well beyond the noise (the baseline gate must call it a regression).
+table), one row of an input table deleted (a failed run naming ``trades_raw``), and a run
+slowed well beyond the noise (the baseline gate must call it a regression).
 Exit 0 only when every check holds; each check prints one line.
 """
 
@@ -77,6 +78,16 @@ def _mismatch(table: str, key: str) -> Callable[[int, dict[str, Any]], str | Non
     return check
 
 
+def _input_changed(table: str) -> Callable[[int, dict[str, Any]], str | None]:
+    """A check that the verdict is red with a run failed for changing the input ``table``."""
+
+    def check(code: int, results: dict[str, Any]) -> str | None:
+        runs = [r for r in results["runs"] if table in (r.get("inputs_changed") or {})]
+        return f"{table}: {runs[0]['inputs_changed'][table]}" if code == 1 and runs else None
+
+    return check
+
+
 def run(args: argparse.Namespace) -> int:
     from harness.baseline import compare_results, render_comparison
     from harness.fixture import generate
@@ -98,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         ):
             code, results = _validate(db, root / mode, _canary(mode), repeat=1)
             outcomes.append((label, _mismatch("wallet_exclusions", key)(code, results)))
+        code, results = _validate(db, root / "delete-input", _canary("delete-input"), repeat=1)
+        outcomes.append(("an input row deleted", _input_changed("trades_raw")(code, results)))
         code, slowed = _validate(db, root / "slow", _canary("slow"), repeat=3)
         comparison = compare_results(honest, slowed)
         regressed = comparison.regressed

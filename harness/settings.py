@@ -6,7 +6,8 @@ else looks at ``argparse`` or TOML.
 
 ``[harness]`` keys: ``serial_cmd``, ``parallel_cmd`` (templates of the target ``custom``),
 ``target`` (serial vs parallel of one target), ``control`` and ``candidate`` (two targets, rows
-compared), ``tasks`` (list of integers), ``repeat``, ``backend``, ``tables``, ``ignore_columns``
+compared), ``tasks`` (list of integers), ``repeat``, ``backend``, ``scheduler`` (a Dask
+scheduler's address, passed as ``{scheduler}``), ``tables``, ``ignore_columns``
 (``TABLE.COLUMN`` strings), ``run_timeout`` (seconds). Next to it, ``[targets.NAME]`` tables
 declare named targets (``harness.targets``).
 
@@ -41,7 +42,7 @@ from harness.targets import (
 DEFAULT_TASKS = (4, 8, 12, 16)
 DEFAULT_REPEAT = 5  # the fewest rounds with which a speed-up claim can be significant
 DEFAULT_BACKEND = "process"
-REFERENCE_BACKENDS = ("process", "thread")  # what our classifier's --backend accepts
+REFERENCE_BACKENDS = ("process", "thread", "dask")  # what our classifier's --backend accepts
 DEFAULT_TIMEOUT_S = 1800.0
 # SPEC 2.8: the one wall-clock value of this job (any build of it writes its own run's duration)
 JOB_WALL_CLOCK_COLUMNS = ("job_status.duration_ms",)
@@ -54,6 +55,7 @@ TOML_KEYS: dict[str, type | tuple[type, ...]] = {
     "tasks": list,
     "repeat": int,
     "backend": str,
+    "scheduler": str,
     "tables": list,
     "ignore_columns": list,
     "run_timeout": (int, float),
@@ -73,6 +75,7 @@ class ValidateSettings:
     ignore_columns: tuple[str, ...]
     ignore_source: str  # "default (SPEC 2.8 wall-clock column)", "--ignore-column", ...
     run_timeout_s: float
+    scheduler: str | None = None  # {scheduler}: backend dask
 
     def __post_init__(self) -> None:
         if not self.tasks or any(n < 1 for n in self.tasks):
@@ -103,6 +106,8 @@ class ValidateSettings:
                 tokens = parse_template(text, what)
                 if uses(tokens, "config") and self.config is None:
                     raise HarnessError(f"{what} uses {{config}} but no --config was given")
+                if uses(tokens, "scheduler") and not self.scheduler:
+                    raise HarnessError(f"{what} uses {{scheduler}} but no --scheduler was given")
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -213,14 +218,16 @@ def from_args(args: argparse.Namespace) -> ValidateSettings:
         if not args.config.is_file():
             raise HarnessError(f"config {args.config} does not exist or is not a file")
         config = args.config.resolve()
-    roles = _roles(args, file, named, config is not None)
+    backend = _pick(args.backend, file.get("backend"), DEFAULT_BACKEND)
+    roles = _roles(args, file, named, config is not None, backend == "dask")
     tables = tuple(_pick(args.table, file.get("tables"), OUTPUT_TABLES))
     ignore, source = _ignored(args, file, tables)
     return ValidateSettings(
         roles=roles,
         tasks=tuple(_pick(args.tasks, file.get("tasks"), DEFAULT_TASKS)),
         repeat=_pick(args.repeat, file.get("repeat"), DEFAULT_REPEAT),
-        backend=_pick(args.backend, file.get("backend"), DEFAULT_BACKEND),
+        backend=backend,
+        scheduler=_pick(getattr(args, "scheduler", None), file.get("scheduler")),
         config=config,
         tables=tables,
         ignore_columns=tuple(dict.fromkeys(ignore)),
@@ -230,14 +237,18 @@ def from_args(args: argparse.Namespace) -> ValidateSettings:
 
 
 def _roles(
-    args: argparse.Namespace, file: dict[str, Any], named: dict[str, Target], with_config: bool
+    args: argparse.Namespace,
+    file: dict[str, Any],
+    named: dict[str, Target],
+    with_config: bool,
+    dask: bool = False,
 ) -> Roles:
     """The targets and their roles: loose templates win over the file's, the file over defaults."""
     if args.serial_cmd is not None or args.parallel_cmd is not None:
         serial, parallel, where = args.serial_cmd, args.parallel_cmd, "--serial-cmd/--parallel-cmd"
     else:
         serial, parallel, where = file.get("serial_cmd"), file.get("parallel_cmd"), "[harness]"
-    known = {"reference": reference_target(with_config), **named}
+    known = {"reference": reference_target(with_config, dask), **named}
     custom = custom_target(serial, parallel, where)
     half = None
     if custom is not None:

@@ -57,9 +57,9 @@ class Target:
         }
 
 
-def reference_target(with_config: bool) -> Target:
-    """The built-in target: our classifier (``persona-bench classify``)."""
-    serial, parallel = default_templates(with_config)
+def reference_target(with_config: bool, dask: bool = False) -> Target:
+    """The built-in target: our classifier (``persona-bench classify``; on Dask with ``dask``)."""
+    serial, parallel = default_templates(with_config, dask)
     return Target(
         name=REFERENCE,
         serial_cmd=serial,

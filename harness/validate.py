@@ -49,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", type=task_list, help="task counts to try (default 4,8,12,16)")
     parser.add_argument("--repeat", type=integer(1), help="rounds (default 5: a claim needs 5)")
     parser.add_argument("--backend", help="parallel backend, passed as {backend} (default process)")
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a dask scheduler, passed as {scheduler} (with --backend dask; docs/scale-out.md)",
+    )
     parser.add_argument("--out", type=Path, help="output folder (default reports/DATE-NAME/)")
     parser.add_argument(
         "--serial-cmd", metavar="TEMPLATE", help="serial command of the target 'custom'"
@@ -231,6 +236,7 @@ def _replay(
         tables=settings.tables,
         ignore_columns=settings.ignore_columns,
         run_timeout_s=settings.run_timeout_s,
+        scheduler=settings.scheduler,
     )
     done: list[Run] = []
     snapshot = manifest.to_dict()

@@ -79,7 +79,11 @@ def claimed(out: Path) -> Iterator[Path]:
         try:
             yield work
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            try:
+                shutil.rmtree(work, ignore_errors=True)
+            except KeyboardInterrupt:  # the first signal came mid-cleanup: finish it, then stop
+                shutil.rmtree(work, ignore_errors=True)
+                raise
     finally:
         os.close(fd)  # releases the lock
 

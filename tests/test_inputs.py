@@ -147,3 +147,16 @@ def test_compare_rows_merges_a_without_rowid_table_by_its_key(tmp_path: Path) ->
         conn.commit()
         conn.close()
     assert inputs.compare_rows(ref, copy, "t") == (1, 1, 1)  # b missing, c added, Z changed
+
+
+def test_a_table_the_operator_compares_is_an_output_too(tmp_path: Path) -> None:
+    """With ``--table markets`` the job may write markets; other inputs stay guarded."""
+    path = make_db(tmp_path / "snapshot.db", wallets=50)
+    ref = inputs.reference(path, (*inputs.OUTPUT_TABLES, "markets"))
+    assert "markets" not in ref.tables
+
+    def change(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO markets (condition_id, title) VALUES ('new', 't')")
+        conn.execute("DELETE FROM wallets WHERE rowid = 3")
+
+    assert list(_run(ref, tmp_path, change).changed) == ["wallets"]

@@ -27,7 +27,7 @@ def test_selftest_catches_every_broken_candidate():
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.strip().splitlines()
-    assert lines[-1] == "selftest: 5 of 5 checks hold"
+    assert lines[-1] == "selftest: 6 of 6 checks hold"
     assert all(line.startswith("ok") for line in lines[:-1]), proc.stdout
 
 
@@ -74,3 +74,21 @@ def test_each_canary_breaks_exactly_what_it_says(tmp_path: Path, mode: str):
     conn = sqlite3.connect(broken)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
+
+
+def test_the_input_canary_deletes_one_trade_and_leaves_the_outputs(tmp_path: Path):
+    """delete-input: the job's outputs as an honest run's, one trades_raw row fewer."""
+    src = bulk_db(tmp_path / "src.db", wallets=150)
+    honest, broken = tmp_path / "honest.db", tmp_path / "broken.db"
+    shutil.copyfile(src, honest)
+    shutil.copyfile(src, broken)
+    job = [sys.executable, "-m", "persona_bench", "classify", "--now", str(NOW), "--serial"]
+    assert subprocess.call([*job, "--db", str(honest)], stdout=subprocess.DEVNULL) == 0
+    assert canary.main(["delete-input", "--", *job, "--db", str(broken)]) == 0
+    assert dump_outputs(honest) == dump_outputs(broken)
+    counts = []
+    for db in (honest, broken):
+        conn = sqlite3.connect(db)
+        counts.append(conn.execute("SELECT count(*) FROM trades_raw").fetchone()[0])
+        conn.close()
+    assert counts[1] == counts[0] - 1

@@ -31,7 +31,7 @@ def _start_writer(db: Path, batches: int) -> subprocess.Popen[str]:
 
 def _finish_writer(proc: subprocess.Popen[str]) -> None:
     assert proc.stdout is not None and proc.stdin is not None
-    assert proc.stdout.readline().strip() == "done"
+    assert proc.stdout.readline().split()[0] == "done"
     proc.stdin.write("\n")
     proc.stdin.flush()
     assert proc.wait(timeout=30) == 0
@@ -102,7 +102,7 @@ def test_snapshot_of_an_idle_source_leaves_its_bytes_unchanged(tmp_path: Path) -
     writer = _start_writer(source, batches=5)
     try:
         assert writer.stdout is not None
-        assert writer.stdout.readline().strip() == "done"
+        assert writer.stdout.readline().split()[0] == "done"
         wal = Path(f"{source}-wal")
         before = (file_digest(source), file_digest(wal))
         manifest = take_snapshot(source, tmp_path / "copy.db")

@@ -4,6 +4,7 @@ config     TOML [personas] -> PersonaConfig (frozen, validated)
 store      every SQL statement: open, check schema, read, write one chunk
 stage1     pure: all-time summary -> excluded or passed
 features   pure: window rows -> Features
+sqlmath    pure: SQLite's SUM/AVG arithmetic where production aggregates in SQL
 stage2     pure: Features -> traits + exclusion | persona | nothing
 executor   where chunk jobs (Stage 1 + features) run: inline, processes, threads, any Executor
 pipeline   chunks: Stage 1 -> features -> Stage 2 -> one transaction per chunk

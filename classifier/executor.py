@@ -32,8 +32,15 @@ from classifier.worker_snapshot import SnapshotIdentity
 
 
 def format_ts(now: int) -> str:
-    """The one timestamp format every row of a run carries (UTC, milliseconds .000)."""
+    """The run's timestamp in the three row tables (UTC, milliseconds .000), as production's
+    ``strftime('%Y-%m-%d %H:%M:%f', 'now')``."""
     return time.strftime("%Y-%m-%d %H:%M:%S.000", time.gmtime(now))
+
+
+def format_status_ts(now: int) -> str:
+    """The run's timestamp in ``job_status`` (no milliseconds), as production's
+    ``datetime('now')``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +56,6 @@ class JobParams:
     @property
     def cutoff(self) -> int:
         return self.now - self.config.window_days * 86_400
-
-    @property
-    def cutoff_text(self) -> str:
-        # production's datetime(cutoff, 'unixepoch')
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.cutoff))
 
     @property
     def ts(self) -> str:
@@ -87,7 +89,7 @@ class ChunkResult:
 def compute_wallet(reader: store.WalletReader, wallet: str, params: JobParams) -> WalletResult:
     """Read and compute one wallet's features."""
     try:
-        inputs = reader.inputs(wallet, params.cutoff, params.cutoff_text)
+        inputs = reader.inputs(wallet, params.cutoff)
         features = compute_features(inputs, params.now, params.config.window_days)
     except FeatureError as exc:
         return WalletResult(wallet, None, str(exc))
@@ -99,7 +101,7 @@ def evaluate_chunk(
 ) -> ChunkResult:
     """Stage 1 for a chunk, features for its passers only (about 6% in production), Stage 2."""
     t0 = time.perf_counter()
-    summaries = store.stage1_summaries(reader.conn, wallets)
+    summaries = store.stage1_summaries(reader.conn, wallets, params.now)
     outcomes = [stage1(s, params.now, params.config) for s in summaries]
     t1 = time.perf_counter()
     results = {o.wallet: compute_wallet(reader, o.wallet, params) for o in outcomes if o.passed}

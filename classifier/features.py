@@ -15,57 +15,71 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from classifier import sqlmath
+from classifier.sqlmath import FeatureError, describe
+
 SECONDS_PER_DAY = 86_400
 BURST_SPAN_S = 3_600
 SHARPE_EPS = 1e-12
 ANNUALISATION = math.sqrt(252)
 
 
-class FeatureError(Exception):
-    """A window trade's size, price or timestamp is not a number: the wallet is skipped."""
-
-
 class Trades(NamedTuple):
     """A wallet's window trades as columns, in (timestamp, id) order; ``domains`` holds each
-    trade's market category, or 'unknown'. Columns keep the per-trade Python work small."""
+    trade's market category (any storage class), or 'unknown'. Columns keep the per-trade Python
+    work small."""
 
     ids: tuple[int, ...]
     markets: tuple[str, ...]
-    sides: tuple[str | None, ...]
+    sides: tuple[str, ...]
     sizes: tuple[float, ...]
     prices: tuple[float, ...]
-    timestamps: tuple[float, ...]
-    domains: tuple[str, ...]
+    timestamps: tuple[int, ...]
+    domains: tuple[Any, ...]
+    # an INTEGER size or price (never with production's REAL columns): SQLite's integer
+    # arithmetic applies to the sums production computes in SQL (``_sqlmath``)
+    integers: bool = False
 
 
 NO_TRADES = Trades((), (), (), (), (), (), ())
-_NUMERIC = frozenset({int, float})
-_CHECKED = ((3, "size"), (4, "price"), (5, "timestamp"))
+# What production's typed reads of a window trade accept (SPEC 2.7): TEXT for condition_id and
+# side (not NULL, valid UTF-8: the store reads invalid UTF-8 as a non-str marker), INTEGER or
+# REAL for size and price, INTEGER for timestamp.
+_ACCEPTED: tuple[tuple[int, str, frozenset[type], str], ...] = (
+    (1, "condition_id", frozenset({str}), "TEXT"),
+    (2, "side", frozenset({str}), "TEXT"),
+    (3, "size", frozenset({int, float}), "INTEGER or REAL"),
+    (4, "price", frozenset({int, float}), "INTEGER or REAL"),
+    (5, "timestamp", frozenset({int}), "INTEGER"),
+)
 
 
-def trades_from_rows(rows: list[tuple[Any, ...]], domains: Mapping[str, str]) -> Trades:
+def trades_from_rows(rows: list[tuple[Any, ...]], domains: Mapping[Any, Any]) -> Trades:
     """Check raw rows (id, condition_id, side, size, price, timestamp) and transpose them.
 
     ``domains`` maps a market to its category; a market missing from it is 'unknown'.
 
-    Raises FeatureError, naming the first offending row in the order given, when a size, price
-    or timestamp is not a number: SQLite keeps text in a REAL or INTEGER column, and
-    production's typed read fails on it.
+    Raises FeatureError, naming the first offending row in the order given (and its first
+    offending column), where production's typed read of the row fails.
     """
     if not rows:
         return NO_TRADES
     columns = list(zip(*rows, strict=True))
-    for index, name in _CHECKED:
-        if not set(map(type, columns[index])) <= _NUMERIC:
-            bad = next(r for r in rows if type(r[index]) not in _NUMERIC)
-            raise FeatureError(
-                f"trades_raw id {bad[0]}: {name} is not a number (got {bad[index]!r})"
-            )
+    classes = [set(map(type, columns[i])) for i, _, _, _ in _ACCEPTED]
+    if not all(c <= ok for c, (_, _, ok, _) in zip(classes, _ACCEPTED, strict=True)):
+        for row in rows:
+            for i, name, ok, expected in _ACCEPTED:
+                if type(row[i]) not in ok:
+                    raise FeatureError(
+                        f"trades_raw id {row[0]}: {name} is {describe(row[i])}"
+                        f" (expected {expected})"
+                    )
     ids, markets, sides, sizes, prices, stamps = zip(
         *sorted(rows, key=itemgetter(5, 0)), strict=True
     )
     kinds = tuple(domains.get(m, "unknown") for m in markets)
-    return Trades(ids, markets, sides, sizes, prices, stamps, kinds)
+    integers = int in classes[2] or int in classes[3]  # size, price
+    return Trades(ids, markets, sides, sizes, prices, stamps, kinds, integers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,17 +136,30 @@ def compute_features(inputs: WalletInputs, now: int, window_days: int) -> Featur
     if n == 0:
         return Features(total_pnl=total_pnl, active_positions=inputs.active_positions)
 
-    notionals = list(map(operator.mul, t.sizes, t.prices))
-    mean_x = sum(notionals) / n
+    if t.integers:
+        # An INTEGER size or price (a database without production's REAL columns): the sums
+        # production computes in SQL follow SQLite's integer arithmetic; its typed reads see
+        # floats everywhere else.
+        mean_x = sqlmath.avg_product(t.sizes, t.prices)
+        concentration = sqlmath.concentration(t.markets, t.sizes)
+        top_domain, top_ratio = sqlmath.top_share(t.domains, t.sizes)
+        t = t._replace(sizes=tuple(map(float, t.sizes)), prices=tuple(map(float, t.prices)))
+        notionals = list(map(operator.mul, t.sizes, t.prices))
+    else:
+        notionals = list(map(operator.mul, t.sizes, t.prices))
+        mean_x = sum(notionals) / n
+        if not math.isfinite(mean_x):
+            mean_x = _sql_avg(notionals)
+        concentration = _concentration(t.markets, t.sizes)
+        top_domain, top_ratio = _top_share(t.domains, t.sizes)
     mean_x2 = sum(map(operator.mul, notionals, notionals)) / n
-    size_cv = math.sqrt(max(mean_x2 - mean_x * mean_x, 0.0)) / mean_x if mean_x != 0 else 0.0
+    size_cv = math.sqrt(max(mean_x2 - mean_x * mean_x, 0.0)) / mean_x if mean_x > 0 else 0.0
 
     buys, sells = t.sides.count("BUY"), t.sides.count("SELL")
     balance = 1 - abs(buys - sells) / (buys + sells) if buys + sells else 0.0
 
     pairing = _pair(t)
     drawdown, sharpe = _drawdown_and_sharpe(pairing.closed)
-    top_domain, top_ratio = _top_share(t.domains, t.sizes)
     return Features(
         trade_count=n,
         unique_markets=len(set(t.markets)),
@@ -143,7 +170,7 @@ def compute_features(inputs: WalletInputs, now: int, window_days: int) -> Featur
         avg_hold_time_hours=pairing.mean_hold_s / 3600,
         total_pnl=total_pnl,
         active_positions=inputs.active_positions,
-        concentration_ratio=_concentration(t.markets, t.sizes),
+        concentration_ratio=concentration,
         buy_sell_balance=balance,
         mid_fill_ratio=sum(1 for p in t.prices if abs(p - 0.5) <= 0.05) / n,
         extreme_price_ratio=sum(1 for p in t.prices if p >= 0.9 or p <= 0.1) / n,
@@ -155,6 +182,22 @@ def compute_features(inputs: WalletInputs, now: int, window_days: int) -> Featur
         max_drawdown_pct=drawdown,
         sharpe_ratio=sharpe,
     )
+
+
+def _sql_avg(values: list[float]) -> float:
+    """``COALESCE(AVG(x), 0.0)`` as SQLite computes it when some x is not finite.
+
+    SQLite stores a NaN result as NULL: a NaN product (inf * 0) is skipped by AVG, and a NaN
+    average (inf + -inf) reads as 0.0.
+    """
+    kept = [v for v in values if not math.isnan(v)]
+    mean = sum(kept) / len(kept) if kept else 0.0
+    return 0.0 if math.isnan(mean) else mean
+
+
+def _nan_to_none(value: float) -> float | None:
+    """SQLite stores a NaN arithmetic result as NULL."""
+    return None if math.isnan(value) else value
 
 
 def _total_pnl(inputs: WalletInputs) -> float:
@@ -169,7 +212,7 @@ class _Pairing:
     wins: int
     losses: int
     mean_hold_s: float
-    closed: list[tuple[float, float]]  # (sell ts, pnl) in pairing order
+    closed: list[tuple[int, float]]  # (sell ts, pnl) in pairing order
 
 
 def _pair(t: Trades) -> _Pairing:
@@ -184,7 +227,7 @@ def _pair(t: Trades) -> _Pairing:
     sizes, prices, stamps = t.sizes, t.prices, t.timestamps
     wins = losses = 0
     hold_total = 0.0
-    closed: list[tuple[float, float]] = []
+    closed: list[tuple[int, float]] = []
     for market in sorted(buys.keys() & sells.keys()):
         for b, s in zip(buys[market], sells[market], strict=False):
             size = min(sizes[b], sizes[s])
@@ -201,11 +244,12 @@ def _pair(t: Trades) -> _Pairing:
     return _Pairing(wins, losses, hold_total / pairs if pairs else 0.0, closed)
 
 
-def _drawdown_and_sharpe(closed: list[tuple[float, float]]) -> tuple[float, float]:
+def _drawdown_and_sharpe(closed: list[tuple[int, float]]) -> tuple[float, float]:
     """Max drawdown (%) and annualised Sharpe of the daily closed-PnL equity curve."""
     by_day: dict[int, float] = {}
     for ts, pnl in closed:
-        day = math.floor(ts / SECONDS_PER_DAY)
+        # integer division truncating toward zero, as production's i64 division
+        day = ts // SECONDS_PER_DAY if ts >= 0 else -(-ts // SECONDS_PER_DAY)
         by_day[day] = by_day.get(day, 0.0) + pnl
     days = [by_day[d] for d in sorted(by_day)]
 
@@ -230,26 +274,59 @@ def _drawdown_and_sharpe(closed: list[tuple[float, float]]) -> tuple[float, floa
 
 
 def _concentration(markets: tuple[str, ...], sizes: tuple[float, ...]) -> float:
-    """Share of the 3 largest per-market size sums in the total (0 unless total > 0)."""
+    """Share of the 3 largest per-market size sums in the total (0 unless total > 0).
+
+    As SQLite evaluates production's query: a NaN sum (inf + -inf) is NULL, which sorts last and
+    which SUM skips; a NULL or NaN share reads as 0.0.
+    """
     per_market: dict[str, float] = defaultdict(float)
     for market, size in zip(markets, sizes, strict=True):
         per_market[market] += size
     sums = [per_market[m] for m in sorted(per_market)]
     total = sum(sums)
-    if not total > 0:
+    if math.isfinite(total):  # every sum is finite: the plain reading
+        if not total > 0:
+            return 0.0
+        return sum(sorted(sums, reverse=True)[:3]) / total
+    known = [v for v in sums if not math.isnan(v)]
+    total = sum(known)
+    if not known or not total > 0:
         return 0.0
-    return sum(sorted(sums, reverse=True)[:3]) / total
+    share = sum(sorted(known, reverse=True)[:3]) / total  # NULLs sort after every number
+    return 0.0 if math.isnan(share) else share
 
 
-def _top_share(domains: tuple[str, ...], sizes: tuple[float, ...]) -> tuple[str, float]:
-    """The domain with the largest size sum (ties: smallest name) and its share of the total."""
-    per_domain: dict[str, float] = defaultdict(float)
+def _top_share(domains: tuple[Any, ...], sizes: tuple[float, ...]) -> tuple[str, float]:
+    """The domain with the largest size sum (ties: first in SQLite's order) and its share.
+
+    Domains are grouped as SQLite groups them and taken in its order (str order is code point
+    order, i.e. UTF-8 byte order). Raises FeatureError where production's read of the top row
+    fails: a top domain that is not TEXT, or a share that is NULL (a NaN size sum).
+    """
+    per_domain: dict[Any, float] = defaultdict(float)
     for domain, size in zip(domains, sizes, strict=True):
         per_domain[domain] += size
-    names = sorted(per_domain)  # str order is code point order, i.e. UTF-8 byte order
-    top = min(names, key=lambda d: (-per_domain[d], d))
-    total = sum(per_domain[d] for d in names)
-    return top, (per_domain[top] / total if total > 0 else 0.0)
+    try:
+        names = sorted(per_domain)
+    except TypeError:  # several storage classes
+        names = sorted(per_domain, key=sqlmath.sqlite_key)
+    volumes = [_nan_to_none(per_domain[d]) for d in names]
+    top, top_volume = names[0], volumes[0]
+    for name, volume in zip(names, volumes, strict=True):
+        if volume is not None and (top_volume is None or volume > top_volume):
+            top, top_volume = name, volume
+    known = [v for v in volumes if v is not None]
+    total = _nan_to_none(sum(known)) if known else 0.0
+    if total is None:
+        total = 0.0  # COALESCE(SUM(volume), 0.0) of a NaN sum
+    ratio: float | None = 0.0
+    if total > 0:
+        ratio = None if top_volume is None else _nan_to_none(top_volume / total)
+    if type(top) is not str:
+        raise FeatureError(f"the top domain is {describe(top)} (expected TEXT)")
+    if ratio is None:
+        raise FeatureError(f"the share of the top domain {top!r} is NULL (a NaN size sum)")
+    return top, ratio
 
 
 def _max_in_span(timestamps: tuple[float, ...], span: float) -> int:

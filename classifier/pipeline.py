@@ -29,6 +29,7 @@ from classifier.executor import (
     chunk_job,
     close_pool,
     evaluate_chunk,
+    format_status_ts,
     format_ts,
     kill_workers,
     make_executor,
@@ -154,6 +155,10 @@ class _Run:
     def ts(self) -> str:
         return format_ts(self.now)
 
+    @property
+    def status_ts(self) -> str:
+        return format_status_ts(self.now)
+
     def meta(self, **extra: Any) -> dict[str, Any]:
         """job_status metadata: SPEC's keys first, then what a resume needs."""
         out: dict[str, Any] = {**self.counters, "total": self.total, **extra}
@@ -222,7 +227,7 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
     store.begin(conn)
     store.write_job_status(
         conn,
-        state.ts,
+        state.status_ts,
         status="idle",
         duration_ms=round(wall * 1000),
         last_error=None,
@@ -260,7 +265,10 @@ def _mark_failed(state: _Run, exc: BaseException) -> None:
         store.rollback(state.conn)
         store.begin(state.conn)
         store.write_job_status(
-            state.conn, state.ts, status="failed", last_error=f"{type(exc).__name__}: {exc}"
+            state.conn,
+            state.status_ts,
+            status="failed",
+            last_error=f"{type(exc).__name__}: {exc}",
         )
         store.commit(state.conn)
     except Exception as inner:  # the database itself may be what failed
@@ -274,8 +282,9 @@ def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
         state.reader = store.WalletReader(
             worker_snapshot.open_inputs(state.snapshot, state.opts.busy_timeout)
         )
-    wallets = store.active_wallets(state.reader.conn)
-    state.total = len(wallets)
+    entries = store.active_wallets(state.reader.conn)
+    state.total = len(entries)
+    wallets, unreadable = readable_chunks(entries, state.cfg.chunk_size)
     last_wallet = None
     if resume_meta is not None:
         state.resumes = int(resume_meta.get("resumes", 0)) + 1
@@ -288,9 +297,9 @@ def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
     store.begin(conn)
     store.write_job_status(
         conn,
-        state.ts,
+        state.status_ts,
         status="running",
-        last_run_at=state.ts,
+        last_run_at=state.status_ts,
         last_error=None,
         metadata=state.meta(phase="starting"),
     )
@@ -302,7 +311,31 @@ def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
             return skipped
 
     _loop(state, wallets)
+    if unreadable is not None:
+        raise unreadable
     return state.meta(classified=state.counters["processed"], completed=True)
+
+
+def readable_chunks(
+    entries: list[str | store.Unreadable], chunk_size: int
+) -> tuple[list[str], store.RowError | None]:
+    """The wallets before the chunk that holds the first unreadable one, and the error to end
+    the run with once they are written (None when every wallet reads).
+
+    Production reads each chunk's wallets with a typed read and aborts the run on the first
+    that fails; every chunk before it was written (SPEC 2.7).
+    """
+    for i, entry in enumerate(entries):
+        if isinstance(entry, store.Unreadable):
+            start = i - i % chunk_size
+            end = min(start + chunk_size, len(entries))
+            error = store.RowError(
+                f"active wallet {i + 1} of {len(entries)} in the job's order cannot be read:"
+                f" {entry.why} (expected TEXT); the run stops at its chunk (wallets"
+                f" {start + 1}-{end}) as production's does, after the {start} wallets before it"
+            )
+            return [e for e in entries[:start] if isinstance(e, str)], error
+    return [e for e in entries if isinstance(e, str)], None
 
 
 def _start_pool(state: _Run) -> None:
@@ -423,7 +456,9 @@ def _write_chunk(state: _Run, chunk: ChunkResult) -> None:
     store.write_chunk(conn, rows.writes)
     saved, state.counters = state.counters, counters
     store.write_job_status(
-        conn, state.ts, metadata=state.meta(phase="classifying", last_wallet=chunk.last_wallet)
+        conn,
+        state.status_ts,
+        metadata=state.meta(phase="classifying", last_wallet=chunk.last_wallet),
     )
     try:
         store.commit(conn)

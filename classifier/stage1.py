@@ -1,27 +1,33 @@
 """Stage 1: the all-time trade summary of one wallet -> excluded (with a reason) or passed.
 
-Pure: no SQL here. ``store.stage1_summaries`` builds the summaries, set-based, a chunk at a time.
+Pure: no SQL here. ``store.stage1_summaries`` builds the summaries, set-based, a chunk at a time,
+and computes the two day counts in SQL exactly as production does (SPEC 3): SQLite's ``MIN`` and
+``MAX`` over every storage class, then ``julianday`` arithmetic cast to an integer. Huge,
+non-finite, text or blob timestamps give NULL there, never an exception here.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from classifier.config import PersonaConfig
 
-SECONDS_PER_DAY = 86_400
-NO_TRADES_DAYS = 2_147_483_647  # days_since_last without trades (SPEC 3)
+NO_TRADES_DAYS = 2_147_483_647  # days_since_last without a usable last trade (SPEC 3): i32::MAX
 
 
 @dataclass(frozen=True, slots=True)
 class WalletSummary:
-    """All-time trade figures of one wallet: every ``trades_raw`` row counts."""
+    """All-time trade figures of one wallet: every ``trades_raw`` row counts.
+
+    ``first_days``/``last_days`` are the raw SQL results for the first and last trade (whole
+    days before ``now``, possibly negative), None when SQLite's date math gives NULL (no trades,
+    or a first/last value that is not a time).
+    """
 
     wallet: str
     total_trades: int
-    first_ts: float | None  # None without (numeric) trades
-    last_ts: float | None
+    first_days: int | None
+    last_days: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,23 +46,24 @@ class Stage1Outcome:
         return self.reason is None
 
 
-def age_days(summary: WalletSummary, now: int) -> int:
-    """floor((now - first trade) / 86400), 0 without trades, never negative."""
-    if summary.first_ts is None:
-        return 0
-    return max(0, math.floor((now - summary.first_ts) / SECONDS_PER_DAY))
+def age_days(summary: WalletSummary) -> int:
+    """Days since the first trade: 0 when NULL, never negative."""
+    return max(0, summary.first_days or 0)
 
 
-def days_since_last(summary: WalletSummary, now: int) -> int:
-    """floor((now - last trade) / 86400), never negative, 2147483647 without trades."""
-    if summary.last_ts is None:
+def days_since_last(summary: WalletSummary) -> int:
+    """Days since the last trade: 2147483647 when NULL, clamped to [0, 2147483647]."""
+    if summary.last_days is None:
         return NO_TRADES_DAYS
-    return max(0, math.floor((now - summary.last_ts) / SECONDS_PER_DAY))
+    return min(max(0, summary.last_days), NO_TRADES_DAYS)
 
 
 def stage1(summary: WalletSummary, now: int, cfg: PersonaConfig) -> Stage1Outcome:
-    """Apply the Stage 1 checks in SPEC order; the first failing one wins."""
-    age = age_days(summary, now)
+    """Apply the Stage 1 checks in SPEC order; the first failing one wins.
+
+    ``now`` is not used: the summary's day counts were computed against it in SQL.
+    """
+    age = age_days(summary)
     counter = "stage1_no_trades" if summary.total_trades == 0 else "stage1_other"
 
     def excluded(reason: str, metric: float, threshold: float, ctr: str = counter) -> Stage1Outcome:
@@ -68,7 +75,7 @@ def stage1(summary: WalletSummary, now: int, cfg: PersonaConfig) -> Stage1Outcom
         return excluded("STAGE1_TOO_YOUNG", age, cfg.stage1_min_wallet_age_days)
     if summary.total_trades < cfg.stage1_min_total_trades:
         return excluded("STAGE1_TOO_FEW_TRADES", summary.total_trades, cfg.stage1_min_total_trades)
-    inactive = days_since_last(summary, now)
+    inactive = days_since_last(summary)
     if inactive > cfg.stage1_max_inactive_days:
         return excluded("STAGE1_INACTIVE", inactive, cfg.stage1_max_inactive_days)
     return Stage1Outcome(summary.wallet, age)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from classifier.features import WalletInputs, trades_from_rows
+from classifier.sqlmath import describe
 from classifier.stage1 import WalletSummary
 from persona_bench.errors import UserError
 from persona_bench.sqlitefile import check_sqlite_file
@@ -152,46 +154,114 @@ def _ensure_outputs(conn: sqlite3.Connection) -> None:
 
 
 # -- reads -----------------------------------------------------------------------------------
+#
+# Production reads with typed getters: a TEXT value that is not valid UTF-8 fails its read, where
+# Python's sqlite3 would raise at fetch time. Such rows are re-read leniently (``_lenient_text``)
+# so that they can be named and handled as production handles them.
 
-_NUMERIC_TS = "CASE WHEN typeof(timestamp) IN ('integer', 'real') THEN timestamp END"
+
+@dataclass(frozen=True, slots=True)
+class InvalidText:
+    """A TEXT value that is not valid UTF-8 (production's typed read refuses it)."""
+
+    raw: bytes
 
 
-def active_wallets(conn: sqlite3.Connection) -> list[str]:
-    """Active wallets in byte order (BINARY collation), as the job walks them."""
-    rows = conn.execute(
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """An active ``wallets`` row whose ``proxy_wallet`` production cannot read as a string."""
+
+    why: str
+
+
+class RowError(UserError):
+    """A row that makes production's job abort the run (SPEC 2.7): the run fails at its chunk."""
+
+
+def _decode(raw: bytes) -> str | InvalidText:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return InvalidText(raw)
+
+
+@contextmanager
+def _lenient_text(conn: sqlite3.Connection) -> Iterator[None]:
+    """Within the block, invalid UTF-8 text is read as ``InvalidText`` instead of raising."""
+    saved = conn.text_factory
+    conn.text_factory = _decode
+    try:
+        yield
+    finally:
+        conn.text_factory = saved
+
+
+def _is_decode_error(exc: sqlite3.Error) -> bool:
+    return "decode" in str(exc) and "UTF-8" in str(exc)
+
+
+def active_wallets(conn: sqlite3.Connection) -> list[str | Unreadable]:
+    """Active wallets in byte order (BINARY collation), as the job walks them.
+
+    SQLite sorts NULL first, then numbers, text, blobs. An entry production cannot read as a
+    string (NULL, a blob, text that is not valid UTF-8) is an ``Unreadable``: production aborts
+    the run at the chunk holding it.
+    """
+    sql = (
         "SELECT proxy_wallet FROM wallets WHERE is_active = 1 ORDER BY proxy_wallet COLLATE BINARY"
     )
-    return [r[0] for r in rows]
+    try:
+        rows = conn.execute(sql).fetchall()
+    except sqlite3.OperationalError as exc:
+        if not _is_decode_error(exc):
+            raise
+        with _lenient_text(conn):  # rare: an address that is not valid UTF-8
+            rows = conn.execute(sql).fetchall()
+    return [
+        r[0] if type(r[0]) is str else Unreadable(f"proxy_wallet is {describe(r[0])}") for r in rows
+    ]
 
 
 def has_ready_wallet(conn: sqlite3.Connection, min_trades: int, first_before: int) -> bool:
     """Readiness gate: some active wallet has ``min_trades`` trades and an old enough first one.
 
-    Correlated per wallet on the (proxy_wallet, timestamp) index, so EXISTS stops at the first
-    ready wallet (a GROUP BY over every trade cost 0.2 s of a 3 s run on the prod fixture).
+    ``MIN`` as SQLite orders values (a text timestamp sorts above every number). Correlated per
+    wallet on the (proxy_wallet, timestamp) index, so EXISTS stops at the first ready wallet (a
+    GROUP BY over every trade cost 0.2 s of a 3 s run on the prod fixture).
     """
     row = conn.execute(
-        f"""SELECT EXISTS (
+        """SELECT EXISTS (
             SELECT 1 FROM wallets w WHERE w.is_active = 1
             AND (SELECT COUNT(*) FROM trades_raw t WHERE t.proxy_wallet = w.proxy_wallet) >= ?
-            AND (SELECT MIN({_NUMERIC_TS}) FROM trades_raw t
+            AND (SELECT MIN(timestamp) FROM trades_raw t
                  WHERE t.proxy_wallet = w.proxy_wallet) <= ?)""",
         (min_trades, first_before),
     ).fetchone()
     return bool(row[0])
 
 
-def stage1_summaries(conn: sqlite3.Connection, wallets: Sequence[str]) -> list[WalletSummary]:
-    """All-time count, first and last trade of each wallet, in the order given.
+# Production's Stage-1 date math (SPEC 3), with its clock ``'now'`` replaced by the run's ``now``
+# (the same julian day to the millisecond): whole days between now and the first/last trade as
+# SQLite computes them, NULL when the first/last value is not a time SQLite can date.
+_DAYS_SINCE = (
+    "CAST((julianday(:now, 'unixepoch') - julianday(datetime({agg}(timestamp), 'unixepoch')))"
+    " AS INTEGER)"
+)
 
-    One set-based query per chunk on the (proxy_wallet, timestamp) index. First and last
-    consider numeric timestamps only: a text timestamp cannot be aged (it fails in features).
+
+def stage1_summaries(
+    conn: sqlite3.Connection, wallets: Sequence[str], now: int
+) -> list[WalletSummary]:
+    """All-time count and the days since the first and last trade of each wallet, in order.
+
+    One set-based query per chunk on the (proxy_wallet, timestamp) index.
     """
     rows = conn.execute(
-        f"""SELECT proxy_wallet, COUNT(*), MIN({_NUMERIC_TS}), MAX({_NUMERIC_TS})
-            FROM trades_raw WHERE proxy_wallet IN (SELECT value FROM json_each(?))
+        f"""SELECT proxy_wallet, COUNT(*), {_DAYS_SINCE.format(agg="MIN")},
+                {_DAYS_SINCE.format(agg="MAX")}
+            FROM trades_raw WHERE proxy_wallet IN (SELECT value FROM json_each(:wallets))
             GROUP BY proxy_wallet""",
-        (json.dumps(list(wallets)),),
+        {"now": now, "wallets": json.dumps(list(wallets))},
     )
     found = {r[0]: r for r in rows}
     out = []
@@ -199,6 +269,20 @@ def stage1_summaries(conn: sqlite3.Connection, wallets: Sequence[str]) -> list[W
         r = found.get(w)
         out.append(WalletSummary(w, r[1], r[2], r[3]) if r else WalletSummary(w, 0, None, None))
     return out
+
+
+_WINDOW_TRADES = """SELECT id, condition_id, side, size, price, timestamp FROM trades_raw
+    WHERE proxy_wallet = ? AND timestamp >= ? ORDER BY timestamp, id"""
+
+
+def _sum_or_zero(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> Any:
+    """``SUM`` as production reads it: an integer overflow error counts as 0.0."""
+    try:
+        return conn.execute(sql, args).fetchone()[0]
+    except sqlite3.OperationalError as exc:
+        if "integer overflow" not in str(exc):
+            raise
+        return 0.0
 
 
 class WalletReader:
@@ -210,40 +294,61 @@ class WalletReader:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._domains: dict[str, str] | None = None
+        self._domains: dict[Any, Any] | None = None
 
-    def domains(self) -> dict[str, str]:
-        """condition_id -> category, 'unknown' for a NULL category."""
+    def domains(self) -> dict[Any, Any]:
+        """condition_id -> category, 'unknown' for a NULL category (any storage class)."""
         if self._domains is None:
-            self._domains = dict(
-                self.conn.execute(
-                    "SELECT condition_id, COALESCE(category, 'unknown') FROM markets"
-                ).fetchall()
-            )
+            with _lenient_text(self.conn):
+                self._domains = dict(
+                    self.conn.execute(
+                        "SELECT condition_id, COALESCE(category, 'unknown') FROM markets"
+                    ).fetchall()
+                )
         return self._domains
 
-    def inputs(self, wallet: str, cutoff: int, cutoff_text: str) -> WalletInputs:
-        """Everything for ``wallet``; raises FeatureError on a non-numeric window trade."""
+    def inputs(self, wallet: str, cutoff: int) -> WalletInputs:
+        """Everything for ``wallet``; raises FeatureError where production's typed reads fail."""
         conn = self.conn
-        rows = conn.execute(
-            """SELECT id, condition_id, side, size, price, timestamp FROM trades_raw
-               WHERE proxy_wallet = ? AND timestamp >= ? ORDER BY timestamp, id""",
-            (wallet, cutoff),
-        ).fetchall()
+        try:
+            rows = conn.execute(_WINDOW_TRADES, (wallet, cutoff)).fetchall()
+        except sqlite3.OperationalError as exc:
+            if not _is_decode_error(exc):
+                raise
+            with _lenient_text(conn):  # rare: some text is not valid UTF-8
+                rows = conn.execute(_WINDOW_TRADES, (wallet, cutoff)).fetchall()
         trades = trades_from_rows(rows, self.domains())  # raises before the other queries
-        settled, paper_pnl = conn.execute(
-            """SELECT COUNT(*), SUM(pnl) FROM paper_trades
-               WHERE proxy_wallet = ? AND status != 'open' AND created_at >= ?""",
-            (wallet, cutoff_text),
+        # production's cutoff text: datetime(cutoff, 'unixepoch'), compared as SQLite compares
+        (settled,) = conn.execute(
+            """SELECT COUNT(*) FROM paper_trades WHERE proxy_wallet = ? AND status != 'open'
+               AND created_at >= datetime(?, 'unixepoch')""",
+            (wallet, cutoff),
         ).fetchone()
-        (snapshot_pnl,) = conn.execute(
-            """SELECT SUM(s.cash_pnl) FROM positions_snapshots s
-               JOIN (SELECT condition_id, MAX(snapshot_at) AS latest FROM positions_snapshots
-                     WHERE proxy_wallet = ? AND snapshot_at >= ? GROUP BY condition_id) l
-                 ON s.condition_id IS l.condition_id AND s.snapshot_at = l.latest
-               WHERE s.proxy_wallet = ?""",
-            (wallet, cutoff_text, wallet),
-        ).fetchone()
+        paper_pnl = None
+        if settled:
+            paper_pnl = _sum_or_zero(
+                conn,
+                """SELECT SUM(pnl) FROM paper_trades WHERE proxy_wallet = ? AND status != 'open'
+                   AND created_at >= datetime(?, 'unixepoch')""",
+                (wallet, cutoff),
+            )
+        # The latest window snapshot of each (wallet, market), matched as a row value: '='
+        # throughout, so a NULL condition_id never matches (as in production).
+        snapshot_pnl = (
+            None
+            if settled
+            else _sum_or_zero(
+                conn,
+                """SELECT SUM(cash_pnl) FROM positions_snapshots
+                   WHERE proxy_wallet = ?1 AND snapshot_at >= datetime(?2, 'unixepoch')
+                   AND (proxy_wallet, condition_id, snapshot_at) IN (
+                       SELECT proxy_wallet, condition_id, MAX(snapshot_at)
+                       FROM positions_snapshots
+                       WHERE proxy_wallet = ?1 AND snapshot_at >= datetime(?2, 'unixepoch')
+                       GROUP BY proxy_wallet, condition_id)""",
+                (wallet, cutoff),
+            )
+        )
         (positions,) = conn.execute(
             "SELECT COUNT(DISTINCT condition_id) FROM paper_positions WHERE proxy_wallet = ?",
             (wallet,),

@@ -54,7 +54,8 @@ def last_trade_46_days(d: Draft, k: Knobs) -> str:
 
 
 def odd_sides(d: Draft, k: Knobs) -> str:
-    """An ordinary trader with 'buy', NULL and 'MERGE' sides: dropped from pairing and balance."""
+    """An ordinary trader with 'buy', NULL and 'MERGE' sides. The text ones are dropped from
+    pairing and balance; the NULL one fails the features (SPEC 2.7): labelled ERROR in profiles."""
     ordinary(d, k)
     for side in ("buy", None, "MERGE", "sell"):
         d.trade(d.markets(1)[0], side, d.size(30.0), d.price(NONMID), d.between(60 * DAY, HOUR))

@@ -22,7 +22,7 @@ from typing import Any
 from harness import archetypes as a
 from harness import persona_archetypes as p
 from harness.archetypes import KNOWN_BOT_ADDRESS, Builder, Knobs, ordinary
-from harness.draft import DAY, Catalogue, Draft, Weights, fmt_time, heavy
+from harness.draft import DAY, WINDOW, Catalogue, Draft, Weights, fmt_time, heavy
 from harness.edge_cases import EDGE_BUILDERS
 
 Row = tuple[Any, ...]
@@ -237,7 +237,18 @@ def wallets(plan: Plan, cat: Catalogue) -> Iterator[Wallet]:
             label = ordinary(d, plan.knobs)
         else:
             label = _BUILDERS[archetype](d, plan.knobs)
-        yield Wallet(i, archetype, label, _wallet_row(d), d)
+        yield Wallet(i, archetype, _typed_read_label(d, label), _wallet_row(d), d)
+
+
+def _typed_read_label(d: Draft, label: str) -> str:
+    """A wallet past Stage 1 with a NULL side among its window trades fails its features
+    (production's typed read, SPEC 2.7): its label is then ERROR, whatever it was built for."""
+    if label.startswith("STAGE1_") or label == "KNOWN_BOT":
+        return label
+    cutoff = d.now - WINDOW
+    if any(side is None and ts >= cutoff for _, side, _, _, ts, _ in d.trades):
+        return "ERROR"
+    return label
 
 
 def _wallet_row(d: Draft) -> Row:

@@ -5,9 +5,11 @@ production's `[personas]` config, and the rows the classifier must leave behind 
 value is derived by hand from `../shared/SPEC.md` in the case's `notes`). The format is described
 in `docs/golden.md`. This module never imports `classifier`: the cases check it from outside.
 
-Two conveniences keep the JSON readable, both applied only while building the database:
+Conveniences keep the JSON readable, all applied only while building the database:
 - an integer unix time may be written `"@now-45d+1s"` (units d, h, m, s; any string that does not
   start with `@now` is stored as it is, so text in a REAL column stays text);
+- `{"$blob": "HEX"}` stores a blob, `{"$text": "HEX"}` text of those bytes (which need not be
+  valid UTF-8), `{"$real": "inf"}` a float JSON cannot write (inf, -inf, or any float literal);
 - NOT NULL columns the case does not care about get a fixed filler (`_FILLERS`).
 """
 
@@ -102,7 +104,11 @@ def load_case(path: Path) -> GoldenCase:
 
 
 def resolve(value: Any, now: int) -> Any:
-    """`"@now-45d+1s"` -> the unix time; anything else unchanged."""
+    """`"@now-45d+1s"` -> the unix time; `{"$blob"|"$text": HEX}` -> bytes; `{"$real": "inf"}`
+    -> the float; anything else unchanged."""
+    if isinstance(value, dict):
+        ((kind, text),) = value.items()
+        return float(text) if kind == "$real" else bytes.fromhex(text)
     if isinstance(value, str):
         match = _TIME.fullmatch(value)
         if match:
@@ -115,7 +121,8 @@ def resolve(value: Any, now: int) -> Any:
 
 
 def format_ts(unix: int) -> str:
-    """A run's timestamp as SPEC 2.1 writes it: `YYYY-MM-DD HH:MM:SS.000` (UTC)."""
+    """A run's timestamp as SPEC 2.1 writes it in the row tables: `YYYY-MM-DD HH:MM:SS.000`
+    (UTC); `job_status` carries it without the milliseconds."""
     row = sqlite3.connect(":memory:").execute(
         "SELECT strftime('%Y-%m-%d %H:%M:%S', ?, 'unixepoch')", (unix,)
     )
@@ -133,10 +140,13 @@ def build_db(case: GoldenCase, path: Path) -> None:
                 for row in rows:
                     full = {**_FILLERS.get(table, {}), **row}
                     cols = list(full)
-                    sql = (
-                        f"INSERT INTO {table} ({', '.join(cols)}) "
-                        f"VALUES ({', '.join('?' for _ in cols)})"
-                    )
+                    marks = [
+                        "CAST(? AS TEXT)"
+                        if isinstance(full[c], dict) and "$text" in full[c]
+                        else "?"
+                        for c in cols
+                    ]
+                    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(marks)})"
                     conn.execute(sql, [resolve(full[c], case.now) for c in cols])
     finally:
         conn.close()

@@ -143,7 +143,7 @@ def bulk_db(path: Path, *, wallets: int = 600, trades_per_active: int = 120, see
                 (
                     addr,
                     f"c{rng.randrange(80):03d}",
-                    rng.choice(("BUY", "SELL", "BUY", "SELL", None)),
+                    rng.choice(("BUY", "SELL", "BUY", "SELL", "")),
                     rng.choice((1.0, 5.0, 50.0, 400.0)),
                     price,
                     NOW - rng.randrange(0, 200 * DAY),

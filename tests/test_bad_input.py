@@ -140,7 +140,7 @@ def test_bad_rows_are_handled_counted_and_never_crash(tmp_path: Path):
     for i, (side, size, price) in enumerate(
         [
             ("buy", 5.0, 0.5),
-            (None, 5.0, 0.5),
+            ("", 5.0, 0.5),  # a NULL side would fail the wallet (SPEC 2.7)
             ("MERGE", 1.0, 0.2),
             ("BUY", 0.0, 0.4),
             ("SELL", -3.0, 0.6),
@@ -186,5 +186,38 @@ def test_bad_rows_are_handled_counted_and_never_crash(tmp_path: Path):
     summary = run(RunOptions(db_path=db, now=NOW, tasks=0))
     c = summary["counters"]
     assert c["errors"] == 1 and summary["failures"][0]["wallet"] == "0xtext"
-    assert "price is not a number (got '0.5x')" in summary["failures"][0]["error"]
+    assert "price is text '0.5x' (expected INTEGER or REAL)" in summary["failures"][0]["error"]
     assert c["processed"] + c["unclassified"] + c["errors"] == 2  # the orphan is not active
+
+
+def test_unreadable_wallet_fails_the_run_after_the_chunks_before_it(tmp_path: Path):
+    """A blob proxy_wallet (it sorts after every text) stops the run at its chunk, as production's
+    run aborts: the chunks before it stay committed, job_status is 'failed' with last_error, the
+    CLI exits 2 with one line; --resume stops at the same place and writes no row twice."""
+    db = build_db(
+        tmp_path / "a.db",
+        {
+            "wallets": [wallet(f"0xw{i}") for i in range(5)] + [wallet(b"\xff\x00")],  # type: ignore[arg-type]
+            "trades_raw": history("0xw1", 12, first=NOW - 90 * DAY),
+        },
+    )
+    config = tmp_path / "chunks.toml"
+    text = DEFAULT_CONFIG.read_text().replace("\n[personas]\n", "\n[personas]\nchunk_size = 2\n")
+    config.write_text(text)
+    first = cli("classify", "--db", str(db), "--now", str(NOW), "--config", str(config), "--serial")
+    assert first.returncode == 2 and first.stdout == ""
+    (line,) = first.stderr.strip().splitlines()
+    assert line.startswith("persona-bench classify: error: active wallet 6 of 6")
+    assert "proxy_wallet is a blob of 2 bytes" in line and "after the 4 wallets before it" in line
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT proxy_wallet, reason FROM wallet_exclusions ORDER BY id").fetchall()
+    status, error = conn.execute("SELECT status, last_error FROM job_status").fetchone()
+    conn.close()
+    # chunks {0xw0, 0xw1} and {0xw2, 0xw3} are written; {0xw4, blob} is not
+    assert {w for w, _ in rows} == {"0xw0", "0xw1", "0xw2", "0xw3"}
+    assert status == "failed" and "RowError: active wallet 6 of 6" in error
+    again = cli("classify", "--db", str(db), "--resume", "--config", str(config), "--serial")
+    assert again.returncode == 2 and len(again.stderr.strip().splitlines()) == 1
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM wallet_exclusions").fetchone()[0] == len(rows)
+    conn.close()

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from classifier.features import FeatureError, WalletInputs, compute_features, trades_from_rows
+from classifier.store import InvalidText
 
 NOW = 1_780_000_000
 DAY = 86_400
@@ -48,12 +49,12 @@ def test_pairing_unequal_counts_and_zero_size_pair_uses_up_both_rows():
 
 
 def test_pairing_is_per_market_and_ignores_other_sides():
-    """A SELL in another market does not close a BUY; 'buy' and None sides are dropped."""
+    """A SELL in another market does not close a BUY; 'buy' and '' sides are dropped."""
     trades = [
         t(1, T0, "BUY", price=0.4, market="a"),
         t(2, T0 + 5, "SELL", price=0.6, market="b"),
         t(3, T0 + 6, "buy", price=0.1, market="a"),
-        t(4, T0 + 7, None, price=0.1, market="a"),
+        t(4, T0 + 7, "", price=0.1, market="a"),
         t(5, T0 + 8, "SELL", price=0.6, market="a"),
     ]
     f = feats(trades)
@@ -62,7 +63,7 @@ def test_pairing_is_per_market_and_ignores_other_sides():
 
 
 def test_buy_sell_balance_counts_exact_sides_only():
-    """b=1, s=2 gives 1 - 1/3; lower-case and NULL sides do not count."""
+    """b=1, s=2 gives 1 - 1/3; a lower-case side does not count."""
     trades = [t(1, T0, "BUY"), t(2, T0 + 1, "SELL"), t(3, T0 + 2, "SELL"), t(4, T0 + 3, "buy")]
     assert feats(trades).buy_sell_balance == pytest.approx(1 - 1 / 3)
 
@@ -187,14 +188,77 @@ def test_same_rows_in_another_order_give_identical_features():
     assert feats(trades) == feats(list(reversed(trades)))
 
 
-@pytest.mark.parametrize("column", [3, 4, 5])
-def test_non_numeric_trade_values_raise_feature_error(column):
-    """Text in size, price or timestamp fails the wallet's features, naming the row."""
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        (1, None, "condition_id is NULL \\(expected TEXT\\)"),
+        (1, b"m1", "condition_id is a blob of 2 bytes"),
+        (1, InvalidText(b"m\\xff"), "condition_id is text that is not valid UTF-8"),
+        (2, None, "side is NULL"),
+        (2, b"BUY", "side is a blob"),
+        (3, "abc", "size is text 'abc' \\(expected INTEGER or REAL\\)"),
+        (3, None, "size is NULL"),
+        (4, b"\\x00", "price is a blob"),
+        (5, 1753858600.5, "timestamp is a real 1753858600.5 \\(expected INTEGER\\)"),
+        (5, "2025-07-30", "timestamp is text"),
+    ],
+)
+def test_values_production_cannot_read_raise_feature_error(column, value, expected):
+    """Where production's typed read of a window trade fails, the features fail, naming the row."""
     good = (6, "m1", "BUY", 1.0, 0.5, NOW)
     row = [7, "m1", "BUY", 1.0, 0.5, NOW]
-    row[column] = "abc"
-    with pytest.raises(FeatureError, match=r"trades_raw id 7: \w+ is not a number \(got 'abc'\)"):
+    row[column] = value
+    with pytest.raises(FeatureError, match=rf"trades_raw id 7: {expected}"):
         trades_from_rows([good, tuple(row), good], {})
+
+
+def test_values_production_reads_are_accepted():
+    """Any TEXT side, integer size and price: no error (a side other than BUY/SELL is dropped)."""
+    rows = [
+        (1, "m1", "", 2, 1, NOW - 5),
+        (2, "m1", "buy", 1.0, 0, NOW - 4),
+        (3, "m1", "BUY", 1, 0.5, NOW),
+    ]
+    assert len(trades_from_rows(rows, {}).ids) == 3
+
+
+def test_top_domain_that_is_not_text_fails_but_a_lesser_one_does_not():
+    """A blob or invalid-UTF-8 top domain fails the wallet; a non-text domain below it is fine."""
+    rows = [(1, "m1", "BUY", 3.0, 0.5, T0), (2, "m2", "BUY", 1.0, 0.5, T0 + 1)]
+
+    def top(domains):
+        inputs = WalletInputs("0xw", trades_from_rows(rows, domains), 0, None, None, 0)
+        f = compute_features(inputs, NOW, 180)
+        return f.top_domain, f.top_domain_ratio
+
+    assert top({"m1": "Sports", "m2": b"blob"}) == ("Sports", 0.75)
+    assert top({"m1": "Sports", "m2": InvalidText(b"\\xff")}) == ("Sports", 0.75)
+    for bad in (b"blob", InvalidText(b"\\xff")):
+        with pytest.raises(FeatureError, match="top domain is"):
+            top({"m1": bad, "m2": "Sports"})
+
+
+def test_top_domain_ties_follow_sqlite_order_across_storage_classes():
+    """Equal sums: text sorts before blobs (SQLite's order), so the text domain wins the tie."""
+    rows = [(1, "m1", "BUY", 2.0, 0.5, T0), (2, "m2", "BUY", 2.0, 0.5, T0 + 1)]
+    inputs = WalletInputs("0xw", trades_from_rows(rows, {"m1": b"A", "m2": "z"}), 0, None, None, 0)
+    assert compute_features(inputs, NOW, 180).top_domain == "z"
+
+
+def test_non_finite_sizes_follow_sqlite_nan_as_null():
+    """inf and -inf sizes: a NaN sum is NULL in SQLite: production reads 0.0, or fails."""
+    rows = [(1, "m1", "BUY", math.inf, 0.5, T0), (2, "m2", "BUY", -math.inf, 0.5, T0 + 1)]
+    inputs = WalletInputs("0xw", trades_from_rows(rows, {}), 0, None, None, 0)
+    # both trades in domain 'unknown': its sum is NaN (NULL) and the total > 0 fails: share 0.0
+    f = compute_features(inputs, NOW, 180)
+    assert (f.avg_position_size, f.concentration_ratio, f.top_domain_ratio) == (0.0, 0.0, 0.0)
+    split = WalletInputs("0xw", trades_from_rows(rows, {"m1": "A", "m2": "B"}), 0, None, None, 0)
+    # two domains, inf and -inf: the total is NaN, COALESCE'd to 0.0, so the share is 0.0
+    assert compute_features(split, NOW, 180).top_domain_ratio == 0.0
+    rows[1] = (2, "m2", "BUY", 1.0, 0.5, T0 + 1)
+    split = WalletInputs("0xw", trades_from_rows(rows, {"m1": "A", "m2": "B"}), 0, None, None, 0)
+    with pytest.raises(FeatureError, match="share of the top domain 'A' is NULL"):
+        compute_features(split, NOW, 180)  # inf / inf
 
 
 def test_market_without_category_row_is_unknown():

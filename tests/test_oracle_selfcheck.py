@@ -214,7 +214,9 @@ def test_readiness_gate_without_active_wallets(tmp_path: Path) -> None:
     """No active wallet: only job_status, idle, with the 'no wallets' metadata."""
     db = _db(tmp_path, ["off1"], _history("off1", 12))
     run_oracle(db, NOW, _config())
-    assert _rows(db, "SELECT status, last_run_at, updated_at FROM job_status") == [("idle", TS, TS)]
+    assert _rows(db, "SELECT status, last_run_at, updated_at FROM job_status") == [
+        ("idle", TS[:-4], TS[:-4])
+    ]  # job_status: no milliseconds
     assert _metadata(db) == {"classified": 0, "skipped": "no wallets"}
     assert _rows(db, "SELECT count(*) FROM wallet_exclusions") == [(0,)]
 

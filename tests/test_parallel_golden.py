@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from concurrent.futures import Executor
 from pathlib import Path
 
 import pytest
 
 from classifier import RunOptions, load_config, run
 from classifier.executor import JobParams, close_pool, make_executor
+from classifier.store import RowError
 from tests import golden
 from tests.helpers import dump_outputs
+
+
+def _run(opts: RunOptions, executor: Executor | None = None) -> None:
+    """One run; a run that stops at an unreadable wallet (as production's does) is expected."""
+    with contextlib.suppress(RowError):
+        run(opts, executor=executor)
 
 
 @pytest.mark.slow
@@ -25,7 +34,7 @@ def test_golden_cases_identical_for_every_task_count(tmp_path: Path, backend: st
         golden.write_config(case, cfg)
         shutil.copyfile(src, ref)
         config = load_config(cfg)
-        run(RunOptions(db_path=ref, now=case.now, config=config, tasks=0))
+        _run(RunOptions(db_path=ref, now=case.now, config=config, tasks=0))
         cases.append((path.stem, src, case.now, config, dump_outputs(ref)))
     for tasks in range(1, 17):
         # one pool per task count, shared by the cases (a pool start per run would cost minutes)
@@ -35,7 +44,7 @@ def test_golden_cases_identical_for_every_task_count(tmp_path: Path, backend: st
             for name, src, now, config, expected in cases:
                 db = tmp_path / f"{name}-{tasks}.db"  # a new path: workers cache readers by path
                 shutil.copyfile(src, db)
-                run(RunOptions(db_path=db, now=now, config=config), executor=pool)
+                _run(RunOptions(db_path=db, now=now, config=config), pool)
                 assert dump_outputs(db) == expected, f"{name}: {backend} tasks={tasks}"
         finally:
             close_pool(pool, 10.0)

@@ -70,7 +70,7 @@ def test_feature_errors_are_counted_logged_and_skipped(bulk_source, tmp_path, ca
         summary = run(RunOptions(db_path=db, now=NOW, tasks=0))
     assert summary["counters"]["errors"] == len(summary["failures"]) > 0
     first = summary["failures"][0]
-    assert "price is not a number (got 'n/a')" in first["error"]
+    assert "price is text 'n/a' (expected INTEGER or REAL)" in first["error"]
     assert f"wallet {first['wallet']}: features failed: {first['error']}" in caplog.text
     meta = job_meta(db)
     assert meta["errors"] == summary["counters"]["errors"]
@@ -121,15 +121,16 @@ def test_insufficient_history_gate_metadata(tmp_path):
 
 
 def test_job_status_final_row(bulk_source, tmp_path):
-    """Final job_status: idle, the run's timestamps, counters + total + classified + completed."""
+    """Final job_status: idle, the run's timestamp without milliseconds (production's
+    datetime('now')), counters + total + classified + completed."""
     db = copy_db(bulk_source, tmp_path / "a.db")
     summary = run(RunOptions(db_path=db, now=NOW, tasks=0))
     (row,) = dump_outputs(db, ignore_duration=False)["job_status"]
     rec = dict(row)
     assert (rec["status"], rec["last_run_at"], rec["updated_at"], rec["last_error"]) == (
         "idle",
-        "2026-05-28 20:26:40.000",
-        "2026-05-28 20:26:40.000",
+        "2026-05-28 20:26:40",
+        "2026-05-28 20:26:40",
         None,
     )
     assert isinstance(rec["duration_ms"], int)

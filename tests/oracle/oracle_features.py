@@ -1,7 +1,10 @@
 """The oracle's features (SPEC section 4) and the two Stage-2 ratios (section 5), per wallet.
 
-Plain Python over the wallet's window trades, read with one query; total_pnl and
-active_positions come from SQL so that SQLite's SUM() and text comparison apply as SPEC says.
+Plain Python over the wallet's window trades for pairing, holds, balance and burstiness. What
+SPEC defines as production's SQL computes it (the mean notional, per-market and per-domain size
+sums, total_pnl, active_positions) comes from SQL here, so that SQLite's SUM(), AVG(), NaN-as-NULL
+and ordering of storage classes apply as the production build applies them. Storage classes are
+checked with typeof() and CAST(... AS BLOB) (SPEC 2.7).
 """
 
 from __future__ import annotations
@@ -15,30 +18,53 @@ DAY = 86400
 
 
 class FeatureError(Exception):
-    """A window trade's size, price or timestamp is not a number."""
+    """A window trade or the top domain is not what production's typed reads accept."""
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _text(kind: str, raw: bytes | None) -> str:
+    """A value that must be TEXT and valid UTF-8 (SPEC 2.7), else FeatureError."""
+    if kind != "text" or raw is None:
+        raise FeatureError(f"not text: {kind}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FeatureError("text that is not valid UTF-8") from None
+
+
+def _sum(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> Any:
+    """A SUM query; an integer overflow reads as 0.0, as in production."""
+    try:
+        return conn.execute(sql, args).fetchone()[0]
+    except sqlite3.OperationalError as exc:
+        if "overflow" not in str(exc):
+            raise
+        return 0.0
 
 
 def _total_pnl(conn: sqlite3.Connection, wallet: str, cutoff_text: str) -> float:
     """Settled paper trades in the window win; otherwise the latest window snapshots."""
-    n, pnl = conn.execute(
-        "SELECT COUNT(*), SUM(pnl) FROM paper_trades"
+    (n,) = conn.execute(
+        "SELECT COUNT(*) FROM paper_trades"
         " WHERE proxy_wallet = ? AND status != 'open' AND created_at >= ?",
         (wallet, cutoff_text),
     ).fetchone()
     if n > 0:
+        pnl = _sum(
+            conn,
+            "SELECT SUM(pnl) FROM paper_trades"
+            " WHERE proxy_wallet = ? AND status != 'open' AND created_at >= ?",
+            (wallet, cutoff_text),
+        )
         return 0.0 if pnl is None else float(pnl)
-    (snap,) = conn.execute(
+    snap = _sum(
+        conn,
         "SELECT SUM(s.cash_pnl) FROM positions_snapshots s"
         " WHERE s.proxy_wallet = ? AND s.snapshot_at >= ?"
         " AND s.snapshot_at = (SELECT MAX(s2.snapshot_at) FROM positions_snapshots s2"
         "   WHERE s2.proxy_wallet = s.proxy_wallet AND s2.condition_id = s.condition_id"
         "   AND s2.snapshot_at >= ?)",
         (wallet, cutoff_text, cutoff_text),
-    ).fetchone()
+    )
     return 0.0 if snap is None else float(snap)
 
 
@@ -62,7 +88,7 @@ def _pairs(rows: list[tuple]) -> list[tuple[int, float, int]]:
 def _drawdown_sharpe(closed: list[tuple[int, float, int]]) -> tuple[float, float]:
     day_pnl: dict[int, float] = {}
     for ts, pnl, _ in closed:
-        day = ts // DAY
+        day = int(ts / DAY) if ts < 0 else ts // DAY  # toward zero, as production divides
         day_pnl[day] = day_pnl.get(day, 0.0) + pnl
     days = sorted(day_pnl)
     equity = 0.0
@@ -94,25 +120,33 @@ def compute_features(
     """Every feature SPEC section 4 names, plus win_rate and roi (section 5)."""
     cutoff = now - window_days * DAY
     cutoff_text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(cutoff))
-    rows = conn.execute(
-        "SELECT t.id, t.condition_id, t.side, t.size, t.price, t.timestamp,"
-        " CASE WHEN m.condition_id IS NULL OR m.category IS NULL THEN 'unknown'"
-        " ELSE m.category END"
-        " FROM trades_raw t LEFT JOIN markets m ON m.condition_id = t.condition_id"
-        " WHERE t.proxy_wallet = ? AND t.timestamp >= ? ORDER BY t.timestamp, t.id",
+    raw = conn.execute(
+        "SELECT id, typeof(condition_id), CAST(condition_id AS BLOB), typeof(side),"
+        " CAST(side AS BLOB), size, price, timestamp, typeof(size), typeof(price),"
+        " typeof(timestamp)"
+        " FROM trades_raw WHERE proxy_wallet = ? AND timestamp >= ? ORDER BY timestamp, id",
         (wallet, cutoff),
     ).fetchall()
-    for r in rows:
-        if not (_is_number(r[3]) and _is_number(r[4]) and _is_number(r[5])):
-            raise FeatureError(f"trade {r[0]}: size, price or timestamp is not a number")
+    rows = []
+    for r in raw:
+        if r[8] not in ("integer", "real") or r[9] not in ("integer", "real"):
+            raise FeatureError(f"trade {r[0]}: size or price is {r[8]}/{r[9]}")
+        if r[10] != "integer":
+            raise FeatureError(f"trade {r[0]}: timestamp is {r[10]}")
+        rows.append((r[0], _text(r[1], r[2]), _text(r[3], r[4]), r[5], r[6], r[7]))
     n = len(rows)
     f: dict[str, Any] = {"trade_count": n, "unique_markets": len({r[1] for r in rows})}
 
-    values = [r[3] * r[4] for r in rows]
-    mean_x = sum(values) / n if n else 0.0
+    # the mean notional as SQLite's AVG computes it (a NaN product or mean is NULL)
+    (mean_x,) = conn.execute(
+        "SELECT COALESCE(AVG(size * price), 0.0) FROM trades_raw"
+        " WHERE proxy_wallet = ? AND timestamp >= ?",
+        (wallet, cutoff),
+    ).fetchone()
     f["avg_position_size"] = f["avg_trade_size_usdc"] = mean_x
+    values = [r[3] * r[4] for r in rows]
     mean_x2 = sum(v * v for v in values) / n if n else 0.0
-    f["size_cv"] = math.sqrt(max(mean_x2 - mean_x**2, 0.0)) / mean_x if mean_x != 0 else 0.0
+    f["size_cv"] = math.sqrt(max(mean_x2 - mean_x**2, 0.0)) / mean_x if mean_x > 0 else 0.0
 
     closed = _pairs(rows)
     f["win_count"] = sum(1 for _, pnl, _ in closed if pnl > 0)
@@ -127,14 +161,20 @@ def compute_features(
         (wallet,),
     ).fetchone()
 
-    per_market: dict[str, float] = {}
-    per_domain: dict[str, float] = {}
-    for r in rows:
-        per_market[r[1]] = per_market.get(r[1], 0.0) + r[3]
-        per_domain[r[6]] = per_domain.get(r[6], 0.0) + r[3]
-    total_size = sum(per_market.values())
-    top3 = sum(sorted(per_market.values(), reverse=True)[:3])
-    f["concentration_ratio"] = top3 / total_size if total_size > 0 else 0.0
+    # per-market size sums in SQL: a NaN sum is NULL, sorts last and is skipped by SUM
+    market_sums = [
+        v
+        for (v,) in conn.execute(
+            "SELECT SUM(size) FROM trades_raw WHERE proxy_wallet = ? AND timestamp >= ?"
+            " GROUP BY condition_id ORDER BY condition_id",
+            (wallet, cutoff),
+        )
+    ]
+    known = [v for v in market_sums if v is not None]
+    total_size = sum(known) if known else None
+    top3 = sum(sorted(known, reverse=True)[:3])
+    share = top3 / total_size if total_size is not None and total_size > 0 else 0.0
+    f["concentration_ratio"] = 0.0 if math.isnan(share) else share
 
     buys = sum(1 for r in rows if r[2] == "BUY")
     sells = sum(1 for r in rows if r[2] == "SELL")
@@ -149,11 +189,28 @@ def compute_features(
         best = max(best, sum(1 for u in stamps[i:] if u - t <= 3600))
     f["burstiness_top_1h_ratio"] = best / n if n else 0.0
 
-    if per_domain:
-        top = min(per_domain, key=lambda d: (-per_domain[d], d.encode()))
-        domain_total = sum(per_domain.values())
-        f["top_domain"] = top
-        f["top_domain_ratio"] = per_domain[top] / domain_total if domain_total > 0 else 0.0
+    # domains: the markets row's category, 'unknown' without a row or for NULL; ties go to
+    # the first in SQLite's order of values; a NaN sum is NULL (sorted last, skipped by SUM)
+    domains = conn.execute(
+        "SELECT typeof(d), CAST(d AS BLOB), v FROM (SELECT COALESCE(m.category, 'unknown') AS d,"
+        " SUM(t.size) AS v FROM trades_raw t LEFT JOIN markets m ON m.condition_id ="
+        " t.condition_id WHERE t.proxy_wallet = ? AND t.timestamp >= ? GROUP BY d)"
+        " ORDER BY v IS NULL, v DESC, d",
+        (wallet, cutoff),
+    ).fetchall()
+    if domains:
+        known = [v for _, _, v in domains if v is not None]
+        domain_total = sum(known) if known else 0.0
+        if math.isnan(domain_total):
+            domain_total = 0.0
+        kind, raw_name, top_volume = domains[0]
+        f["top_domain"] = _text(kind, raw_name)
+        if domain_total > 0:
+            if top_volume is None or math.isnan(top_volume / domain_total):
+                raise FeatureError("the top domain's share is NULL")
+            f["top_domain_ratio"] = top_volume / domain_total
+        else:
+            f["top_domain_ratio"] = 0.0
     else:
         f["top_domain"], f["top_domain_ratio"] = None, 0.0
 

@@ -82,6 +82,11 @@ OUTPUT_DDL = (
         duration_ms INTEGER, last_error TEXT, metadata TEXT, updated_at TEXT NOT NULL)""",
 )
 
+
+class OracleAbort(Exception):
+    """The run stopped at the chunk of an active wallet that is not valid text (SPEC 2.7)."""
+
+
 COUNTERS = (
     "processed",
     "stage1_no_trades",
@@ -104,16 +109,24 @@ def effective_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def format_ts(now: int) -> str:
-    """The run's one timestamp: `now` as 'YYYY-MM-DD HH:MM:SS.000' UTC."""
+    """The run's timestamp in the row tables: `now` as 'YYYY-MM-DD HH:MM:SS.000' UTC."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now)) + ".000"
 
 
+def format_status_ts(now: int) -> str:
+    """The run's timestamp in job_status: 'YYYY-MM-DD HH:MM:SS' UTC (SPEC 2.1)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
+
+
 def stage1(
-    wallet: str, total: int, first: int | None, last: int | None, now: int, cfg: dict[str, Any]
+    wallet: str, total: int, first: int | None, last: int | None, cfg: dict[str, Any]
 ) -> tuple[str, float, float, int] | None:
-    """The first failing Stage-1 check as (reason, metric, threshold, age_days), else None."""
-    age_days = 0 if first is None else max(0, (now - first) // DAY)
-    since_last = 2147483647 if last is None else max(0, (now - last) // DAY)
+    """The first failing Stage-1 check as (reason, metric, threshold, age_days), else None.
+
+    `first`/`last` are SQLite's whole days since the first/last trade, None when NULL.
+    """
+    age_days = max(0, first or 0)
+    since_last = 2147483647 if last is None else min(max(0, last), 2147483647)
     if wallet in cfg["known_bots"]:
         return ("KNOWN_BOT", 1.0, 0.0, age_days)
     if age_days < cfg["stage1_min_wallet_age_days"]:
@@ -258,6 +271,7 @@ def _stage2(
 def _write_status(
     conn: sqlite3.Connection, status: str, ts: str, meta: dict[str, Any], duration: int | None
 ) -> None:
+    ts = ts.removesuffix(".000")  # job_status carries no milliseconds
     conn.execute(
         "INSERT OR REPLACE INTO job_status (job_name, status, last_run_at, duration_ms,"
         " last_error, metadata, updated_at) VALUES (?, ?, ?, ?, NULL, ?, ?)",
@@ -283,34 +297,49 @@ def run_oracle(db_path: Path, now: int, config: dict[str, Any]) -> None:
 
 
 def _run(conn: sqlite3.Connection, now: int, cfg: dict[str, Any], ts: str, started: float) -> None:
-    wallets = [
-        r[0]
-        for r in conn.execute(
-            "SELECT proxy_wallet FROM wallets WHERE is_active = 1 ORDER BY proxy_wallet"
-        )
-    ]
+    # A wallet that is not valid text stops the run at its chunk (SPEC 2.7): read as bytes.
+    listed = conn.execute(
+        "SELECT typeof(proxy_wallet), CAST(proxy_wallet AS BLOB) FROM wallets"
+        " WHERE is_active = 1 ORDER BY proxy_wallet"
+    ).fetchall()
+    wallets: list[str] = []
+    bad_at = None
+    for i, (kind, raw) in enumerate(listed):
+        try:
+            if kind != "text":
+                raise ValueError(kind)
+            wallets.append(raw.decode("utf-8"))
+        except ValueError:
+            bad_at = i
+            break
+    if bad_at is not None:
+        wallets = wallets[: bad_at - bad_at % cfg["chunk_size"]]
+    # SPEC 3: SQLite's MIN/MAX over every storage class, then julianday arithmetic
+    now_text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
     summaries = {}
     for w in wallets:
         summaries[w] = conn.execute(
-            # a text timestamp counts as a trade but has no time (docs/oracle.md)
-            "SELECT COUNT(*), MIN(IIF(typeof(timestamp) IN ('integer', 'real'), timestamp, NULL)),"
-            " MAX(IIF(typeof(timestamp) IN ('integer', 'real'), timestamp, NULL))"
-            " FROM trades_raw WHERE proxy_wallet = ?",
-            (w,),
+            "SELECT COUNT(*), CAST(julianday(?) - julianday(datetime(MIN(timestamp),"
+            " 'unixepoch')) AS INTEGER), CAST(julianday(?) - julianday(datetime(MAX(timestamp),"
+            " 'unixepoch')) AS INTEGER) FROM trades_raw WHERE proxy_wallet = ?",
+            (now_text, now_text, w),
         ).fetchone()
-    if not wallets:
+    if not listed:
         _write_status(conn, "idle", ts, {"classified": 0, "skipped": "no wallets"}, 0)
         return
     min_trades = cfg["stage1_min_total_trades"]
-    ready = any(
-        n >= min_trades and first is not None and first <= now - 604800
-        for n, first, _ in summaries.values()
-    )
+    (ready,) = conn.execute(  # over every active row, readable or not
+        "SELECT COUNT(*) FROM wallets w WHERE is_active = 1"
+        " AND (SELECT COUNT(*) FROM trades_raw t WHERE t.proxy_wallet = w.proxy_wallet) >= ?"
+        " AND (SELECT MIN(timestamp) FROM trades_raw t WHERE t.proxy_wallet = w.proxy_wallet)"
+        " <= ?",
+        (min_trades, now - 604800),
+    ).fetchone()
     if not ready:
         meta = {
             "classified": 0,
             "skipped": "insufficient trade history",
-            "total_wallets": len(wallets),
+            "total_wallets": len(listed),
             "min_trades_required": min_trades,
             "min_tracking_days": 7,
         }
@@ -324,18 +353,24 @@ def _run(conn: sqlite3.Connection, now: int, cfg: dict[str, Any], ts: str, start
         conn.execute("BEGIN IMMEDIATE")
         for w in wallets[start : start + chunk]:
             _one_wallet(conn, w, summaries[w], now, cfg, ts, counts)
-        meta = {**counts, "total": len(wallets), "phase": "classifying"}
+        meta = {**counts, "total": len(listed), "phase": "classifying"}
         conn.execute(
             "UPDATE job_status SET metadata = ?, updated_at = ? WHERE job_name = ?",
-            (json.dumps(meta), ts, JOB_NAME),
+            (json.dumps(meta), format_status_ts(now), JOB_NAME),
         )
         conn.execute("COMMIT")
-    meta = {**counts, "total": len(wallets), "classified": counts["processed"], "completed": True}
+    if bad_at is not None:
+        conn.execute(
+            "UPDATE job_status SET status = 'failed', last_error = ? WHERE job_name = ?",
+            (f"active wallet {bad_at + 1} cannot be read as text", JOB_NAME),
+        )
+        raise OracleAbort(bad_at)
+    meta = {**counts, "total": len(listed), "classified": counts["processed"], "completed": True}
     duration = int((time.monotonic() - started) * 1000)
     conn.execute(
         "UPDATE job_status SET status = 'idle', duration_ms = ?, metadata = ?, updated_at = ?"
         " WHERE job_name = ?",
-        (duration, json.dumps(meta), ts, JOB_NAME),
+        (duration, json.dumps(meta), format_status_ts(now), JOB_NAME),
     )
 
 
@@ -349,7 +384,7 @@ def _one_wallet(
     counts: dict[str, int],
 ) -> None:
     total, first, last = summary
-    failed = stage1(wallet, total, first, last, now, cfg)
+    failed = stage1(wallet, total, first, last, cfg)
     if failed is not None:
         reason, metric, thr, _ = failed
         _upsert_exclusion(conn, wallet, reason, metric, thr, ts)
@@ -357,7 +392,7 @@ def _one_wallet(
         counts["stage1_no_trades" if no_trades else "stage1_other"] += 1
         counts["processed"] += 1
         return
-    age_days = 0 if first is None else max(0, (now - first) // DAY)
+    age_days = max(0, first or 0)
     conn.execute(
         "DELETE FROM wallet_exclusions WHERE proxy_wallet = ? AND reason LIKE 'STAGE1_%'",
         (wallet,),

@@ -11,10 +11,8 @@ the path: the output is identical, and ``resume`` continues after the last commi
 from __future__ import annotations
 
 import logging
-import os
 import resource
 import sqlite3
-import threading
 import time
 from collections import deque
 from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future
@@ -143,7 +141,6 @@ class _Run:
     params: JobParams = field(init=False)
     token: str | None = field(init=False)  # names this run's params in our own process pools
     config_hash: str = field(init=False)
-    warm_up: threading.Thread | None = None
 
     def __post_init__(self) -> None:
         # the serial path, and recomputation, read on the writer's connection (or the snapshot's:
@@ -274,8 +271,6 @@ def _run_locked(
 
 def _release_workers(state: _Run) -> None:
     """Stop our own pool (never a caller's) and close this run's reader connections."""
-    if state.warm_up is not None:
-        state.warm_up.join()
     if state.reader.conn is not state.conn:
         state.reader.conn.close()  # the snapshot's
     if state.owns_executor and state.executor is not None:
@@ -396,26 +391,13 @@ def readable_chunks(
 
 
 def _start_pool(state: _Run) -> None:
-    """Our own pool, its workers started by a helper thread while the writer goes on.
-
-    Spawning a worker waits for the fork server (a fresh interpreter importing the classifier)
-    and then for the fork: about 0.1-0.3 s that the writer spends reading and gating instead.
-    """
+    """Our own pool, made before the writer reads and gates; with processes, the fork server
+    starts now, so that its interpreter imports the classifier on the other core meanwhile and
+    the first chunk's worker is a fork away (workers are spawned as chunks are submitted)."""
     backend = state.backend or "process"
     if backend == "process":
         start_forkserver()
-    pool = state.executor = make_executor(backend, state.tasks, state.params, state.token)
-
-    def spawn_workers() -> None:
-        # one quick job per worker: a process pool spawns a worker per submit while none is idle
-        try:
-            for _ in range(state.tasks):
-                pool.submit(os.getpid)
-        except (BrokenExecutor, RuntimeError):  # broken or shut down: the writer will see it
-            pass
-
-    state.warm_up = threading.Thread(target=spawn_workers, name="pool-start", daemon=True)
-    state.warm_up.start()
+    state.executor = make_executor(backend, state.tasks, state.params, state.token)
 
 
 def _gate(state: _Run) -> dict[str, Any] | None:

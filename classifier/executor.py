@@ -115,7 +115,8 @@ def evaluate_chunk(
 ) -> ChunkResult:
     """Stage 1 for a chunk, features for its passers only (about 6% in production), Stage 2."""
     t0 = time.perf_counter()
-    summaries = store.stage1_summaries(reader.conn, wallets, params.now)
+    cap = params.config.stage1_min_total_trades
+    summaries = store.stage1_summaries(reader.conn, wallets, params.now, cap)
     outcomes = [stage1(s, params.now, params.config) for s in summaries]
     t1 = time.perf_counter()
     results = {o.wallet: compute_wallet(reader, o.wallet, params) for o in outcomes if o.passed}

@@ -287,31 +287,36 @@ def has_ready_wallet(conn: sqlite3.Connection, min_trades: int, first_before: in
 # (the same julian day to the millisecond): whole days between now and the first/last trade as
 # SQLite computes them, NULL when the first/last value is not a time SQLite can date.
 _DAYS_SINCE = (
-    "CAST((julianday(:now, 'unixepoch') - julianday(datetime({agg}(timestamp), 'unixepoch')))"
-    " AS INTEGER)"
+    "CAST((julianday(:now, 'unixepoch') - julianday(datetime({agg}, 'unixepoch'))) AS INTEGER)"
 )
+# Per wallet of the chunk, on the (proxy_wallet, timestamp) index: MIN and MAX are one index seek
+# each (SQLite's min/max optimisation, same ordering and NULL handling as the aggregates), and
+# the count stops at :cap rows. A GROUP BY over every trade of the chunk's wallets cost 0.3 s of
+# CPU on the prod fixture; this costs about 0.07 s.
+_EDGE = "(SELECT {agg}(timestamp) FROM trades_raw t WHERE t.proxy_wallet = j.value)"
+_STAGE1 = f"""SELECT j.value,
+        (SELECT COUNT(*) FROM (SELECT 1 FROM trades_raw t WHERE t.proxy_wallet = j.value
+                               LIMIT :cap)),
+        {_DAYS_SINCE.format(agg=_EDGE.format(agg="MIN"))},
+        {_DAYS_SINCE.format(agg=_EDGE.format(agg="MAX"))}
+    FROM json_each(:wallets) j"""
 
 
 def stage1_summaries(
-    conn: sqlite3.Connection, wallets: Sequence[str], now: int
+    conn: sqlite3.Connection, wallets: Sequence[str], now: int, count_cap: int
 ) -> list[WalletSummary]:
-    """All-time count and the days since the first and last trade of each wallet, in order.
+    """The trade count (up to ``count_cap``) and the days since the first and last trade of
+    each wallet, in order.
 
-    One set-based query per chunk on the (proxy_wallet, timestamp) index.
+    Stage 1 only asks whether a wallet has fewer trades than the minimum (and, if so, how many,
+    and whether none): with ``count_cap`` = that minimum (at least 1) the capped count answers
+    exactly as the full one. One query per chunk.
     """
     rows = conn.execute(
-        f"""SELECT proxy_wallet, COUNT(*), {_DAYS_SINCE.format(agg="MIN")},
-                {_DAYS_SINCE.format(agg="MAX")}
-            FROM trades_raw WHERE proxy_wallet IN (SELECT value FROM json_each(:wallets))
-            GROUP BY proxy_wallet""",
-        {"now": now, "wallets": json.dumps(list(wallets))},
+        _STAGE1, {"now": now, "wallets": json.dumps(list(wallets)), "cap": max(count_cap, 1)}
     )
     found = {r[0]: r for r in rows}
-    out = []
-    for w in wallets:
-        r = found.get(w)
-        out.append(WalletSummary(w, r[1], r[2], r[3]) if r else WalletSummary(w, 0, None, None))
-    return out
+    return [WalletSummary(w, *found[w][1:]) for w in wallets]
 
 
 _WINDOW_TRADES = """SELECT id, condition_id, side, size, price, timestamp FROM trades_raw
@@ -360,7 +365,8 @@ class WalletReader:
                 raise
             with _lenient_text(conn):  # rare: some text is not valid UTF-8
                 rows = conn.execute(_WINDOW_TRADES, (wallet, cutoff)).fetchall()
-        trades = trades_from_rows(rows, self.domains())  # raises before the other queries
+        # raises before the other queries
+        trades = trades_from_rows(rows, self.domains(), ordered=True)
         # production's cutoff text: datetime(cutoff, 'unixepoch'), compared as SQLite compares
         (settled,) = conn.execute(
             """SELECT COUNT(*) FROM paper_trades WHERE proxy_wallet = ? AND status != 'open'

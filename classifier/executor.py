@@ -9,26 +9,37 @@ initializer gave every worker the params once, so a job carries only its wallets
 path calls ``evaluate_chunk`` inline on the writer's connection: the same code. A data error is
 a result, not an exception: only a dead or hung worker makes a future fail, and the pipeline
 recomputes its chunk.
+
+Worker state (the connection and the market-category map it caches) is keyed by the run's
+token, not by the path: an executor reused across runs never serves a run from an earlier run's
+connection (markets re-categorised since, or another file now at the same path). Process
+workers die with the job (``classifier.lifeline``).
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 import time
+import uuid
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from classifier import store, worker_snapshot
+from classifier import faults, store, worker_snapshot
 from classifier.chunkrows import ChunkRows, chunk_rows
 from classifier.config import PersonaConfig
 from classifier.features import FeatureError, Features, compute_features
+from classifier.lifeline import JOB_PID_ENV, SERVER_PID_ENV, die_with_parent
 from classifier.stage1 import stage1
 from classifier.worker_snapshot import SnapshotIdentity
 
 # multiprocessing and concurrent.futures.process are imported where a process pool is made:
 # the serial path never needs them (about 0.03-0.1 s of every serial run's start-up).
+# The fork server imports these at start; the guard makes it die with the job.
+FORKSERVER_PRELOAD = ["classifier.executor", "classifier.forkserver_guard"]
 
 
 def format_ts(now: int) -> str:
@@ -51,7 +62,10 @@ class JobParams:
     now: int
     config: PersonaConfig
     busy_timeout: float
-    snapshot: SnapshotIdentity | None = None  # read inputs from this verified copy instead
+    snapshot: SnapshotIdentity | None = None
+    token: str = field(
+        default_factory=lambda: uuid.uuid4().hex
+    )  # one per run  # read inputs from this verified copy instead
 
     @property
     def cutoff(self) -> int:
@@ -101,7 +115,8 @@ def evaluate_chunk(
 ) -> ChunkResult:
     """Stage 1 for a chunk, features for its passers only (about 6% in production), Stage 2."""
     t0 = time.perf_counter()
-    summaries = store.stage1_summaries(reader.conn, wallets, params.now)
+    cap = params.config.stage1_min_total_trades
+    summaries = store.stage1_summaries(reader.conn, wallets, params.now, cap)
     outcomes = [stage1(s, params.now, params.config) for s in summaries]
     t1 = time.perf_counter()
     results = {o.wallet: compute_wallet(reader, o.wallet, params) for o in outcomes if o.passed}
@@ -112,29 +127,61 @@ def evaluate_chunk(
 
 
 _local = threading.local()
+_opened: dict[str, list[sqlite3.Connection]] = {}  # run token -> readers opened in this process
+_opened_lock = threading.Lock()
+_finished: set[str] = set()  # tokens of runs whose readers were closed (32 bytes a run)
 
 
 def _worker_reader(params: JobParams) -> store.WalletReader:
-    """This worker thread's reader on its own read-only connection, opened once."""
+    """This worker thread's reader for this run, on its own read-only connection, opened once.
+
+    A thread that meets a new run token closes its readers of earlier runs first.
+    """
     readers: dict[str, store.WalletReader] | None = getattr(_local, "readers", None)
     if readers is None:
         readers = _local.readers = {}
     snap = params.snapshot
-    if snap is None:
-        key = params.db_path
-    else:  # a verified snapshot: checked once per process and run, then one stat per job
+    if snap is not None:  # a verified snapshot: checked once per process and run, then a stat
         worker_snapshot.verify(snap)
-        key = f"{snap.path}#{snap.token}"
-    reader = readers.get(key)
+    reader = readers.get(params.token)
     if reader is None:
+        if params.token in _finished:
+            # a job abandoned by its run (hung, then released) must not open a connection
+            # that nobody would close
+            raise RuntimeError("the run this job belongs to has finished")
+        for token in list(readers):
+            _forget(token, readers.pop(token).conn)
         if snap is None:
             conn = store.open_reader(Path(params.db_path), params.busy_timeout)
         else:
-            for old in [k for k in readers if "#" in k]:
-                readers.pop(old).conn.close()  # an earlier run's snapshot (long-lived worker)
             conn = worker_snapshot.open_reader(snap, params.busy_timeout)
-        reader = readers[key] = store.WalletReader(conn)
+        with _opened_lock:
+            _opened.setdefault(params.token, []).append(conn)
+        reader = readers[params.token] = store.WalletReader(conn)
     return reader
+
+
+def _forget(token: str, conn: sqlite3.Connection) -> None:
+    with _opened_lock:
+        conns = _opened.get(token, [])
+        if conn in conns:
+            conns.remove(conn)
+        if not conns:
+            _opened.pop(token, None)
+    conn.close()
+
+
+def close_readers(token: str) -> None:
+    """Close every reader this process opened for run ``token`` (thread workers, at run end).
+
+    The run's writes then reach the database file at the writer's close (SQLite checkpoints
+    the WAL when the last connection closes).
+    """
+    with _opened_lock:
+        conns = _opened.pop(token, [])
+        _finished.add(token)
+    for conn in conns:
+        conn.close()
 
 
 _params_by_token: dict[str, JobParams] = {}  # this worker's runs, by token (set once per worker)
@@ -147,6 +194,13 @@ def init_worker(params: JobParams, token: str | None = None) -> None:
     _worker_reader(params)
 
 
+def init_process_worker(params: JobParams, token: str | None = None) -> None:
+    """Process pool initializer: die with the fork server (hence the job), then as above."""
+    server = os.environ.get(SERVER_PID_ENV)
+    die_with_parent(int(server) if server is not None else None)
+    init_worker(params, token)
+
+
 def chunk_job(wallets: tuple[str, ...], job: JobParams | str) -> ChunkResult:
     """The unit of work submitted to an executor: one chunk.
 
@@ -155,6 +209,7 @@ def chunk_job(wallets: tuple[str, ...], job: JobParams | str) -> ChunkResult:
     process nearly idle (it only writes), which matters on a 2-core machine: a writer that also
     ran Stage 1 and fed wallets one by one was starved by its own workers.
     """
+    faults.job_started()
     params = _params_by_token[job] if isinstance(job, str) else job
     return evaluate_chunk(_worker_reader(params), wallets, params)
 
@@ -175,16 +230,24 @@ def make_executor(
             initializer=init_worker,
             initargs=initargs,
         )
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # forkserver: a fork is ~5 ms (spawn ~30 ms per worker) and no worker inherits the writer's
     # connection (NOTES-sqlite.md: a forked child kept using an inherited one and lost writes).
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["classifier.executor"])
+    context = _forkserver_context()
     return ProcessPoolExecutor(
-        max_workers=tasks, mp_context=context, initializer=init_worker, initargs=initargs
+        max_workers=tasks, mp_context=context, initializer=init_process_worker, initargs=initargs
     )
+
+
+def _forkserver_context() -> Any:
+    """The forkserver context, with our preload and the job's pid for the server's guard."""
+    import multiprocessing
+
+    os.environ[JOB_PID_ENV] = str(os.getpid())  # inherited by the fork server we start
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(FORKSERVER_PRELOAD)
+    return context
 
 
 def start_forkserver() -> None:
@@ -193,10 +256,7 @@ def start_forkserver() -> None:
     Called before the writer opens and gates the database, so that the first worker's fork
     does not wait for a fresh interpreter to import the classifier.
     """
-    import multiprocessing
-
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["classifier.executor"])
+    _forkserver_context()
     from multiprocessing import forkserver
 
     forkserver.ensure_running()

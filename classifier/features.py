@@ -12,6 +12,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -54,10 +55,16 @@ _ACCEPTED: tuple[tuple[int, str, frozenset[type], str], ...] = (
 )
 
 
-def trades_from_rows(rows: list[tuple[Any, ...]], domains: Mapping[Any, Any]) -> Trades:
+def trades_from_rows(
+    rows: list[tuple[Any, ...]], domains: Mapping[Any, Any], *, ordered: bool = False
+) -> Trades:
     """Check raw rows (id, condition_id, side, size, price, timestamp) and transpose them.
 
     ``domains`` maps a market to its category; a market missing from it is 'unknown'.
+    ``ordered``: the rows already come in (timestamp, id) order (the store's ``ORDER BY
+    timestamp, id``, which orders INTEGER timestamps and ids as Python does), so they are not
+    sorted again: that sort, a second transposition and a per-trade generator were half of
+    this function's time on the prod fixture.
 
     Raises FeatureError, naming the first offending row in the order given (and its first
     offending column), where production's typed read of the row fails.
@@ -74,10 +81,13 @@ def trades_from_rows(rows: list[tuple[Any, ...]], domains: Mapping[Any, Any]) ->
                         f"trades_raw id {row[0]}: {name} is {describe(row[i])}"
                         f" (expected {expected})"
                     )
-    ids, markets, sides, sizes, prices, stamps = zip(
-        *sorted(rows, key=itemgetter(5, 0)), strict=True
-    )
-    kinds = tuple(domains.get(m, "unknown") for m in markets)
+    if ordered:
+        ids, markets, sides, sizes, prices, stamps = columns
+    else:
+        ids, markets, sides, sizes, prices, stamps = zip(
+            *sorted(rows, key=itemgetter(5, 0)), strict=True
+        )
+    kinds = tuple(map(domains.get, markets, repeat("unknown")))
     integers = int in classes[2] or int in classes[3]  # size, price
     return Trades(ids, markets, sides, sizes, prices, stamps, kinds, integers)
 

@@ -11,9 +11,8 @@ the path: the output is identical, and ``resume`` continues after the last commi
 from __future__ import annotations
 
 import logging
-import os
 import resource
-import threading
+import sqlite3
 import time
 from collections import deque
 from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future
@@ -22,13 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from classifier import dask_backend, store, worker_snapshot
+from classifier import dask_backend, faults, store, worker_snapshot
 from classifier.config import PersonaConfig
 from classifier.executor import (
     ChunkResult,
     JobParams,
     chunk_job,
     close_pool,
+    close_readers,
     evaluate_chunk,
     format_status_ts,
     format_ts,
@@ -37,9 +37,11 @@ from classifier.executor import (
     reap_forkserver,
     start_forkserver,
 )
-from classifier.resume import ResumeError, check_resume
+from classifier.resume import plan as resume_plan
+from classifier.runlock import RunLock
 from classifier.worker_snapshot import SnapshotIdentity
 from persona_bench import __version__
+from persona_bench.argtypes import MAX_NOW
 from persona_bench.errors import UserError
 
 log = logging.getLogger("classifier")
@@ -57,6 +59,8 @@ READY_MIN_AGE_S = 7 * 86_400  # readiness gate: a first trade at least 7 days be
 MAX_POOL_RESTARTS = 2
 MIN_CHUNKS_AHEAD = 16  # chunk results are small: a deep queue keeps workers busy past heavy chunks
 POOL_EXIT_GRACE_S = 10.0  # idle workers exit at once; one still there after this is hung
+HANG_FACTOR = 20  # without --task-timeout: a job 20x slower than the slowest so far is hung...
+HANG_FLOOR_S = 60.0  # ...and never before a minute (a first chunk has nothing to compare with)
 FAILURES_IN_SUMMARY = 100
 
 
@@ -70,13 +74,17 @@ class RunOptions:
     tasks: int | None = None  # None: the config decides; 0: serial
     backend: str | None = None  # None: the config's parallel_backend
     resume: bool = False
+    restart: bool = False  # discard an interrupted run's progress and start afresh
     busy_timeout: float = 30.0
     task_timeout: float | None = None  # a feature job running longer is a hung worker
+    hang_floor_s: float = HANG_FLOOR_S  # without task_timeout: see hang_timeout()
     snapshot: Path | None = None  # read the inputs from this closed copy (worker_snapshot)
     scheduler: str | None = None  # backend "dask": the scheduler's address
     connect_timeout: float = dask_backend.CONNECT_TIMEOUT_S
 
     def __post_init__(self) -> None:
+        if self.now is not None and not 0 <= self.now <= MAX_NOW:
+            raise UserError(f"now must be a time from 1970 to 9999 (got {self.now})")
         if self.backend == "dask" and (not self.scheduler or self.snapshot is None):
             raise UserError(
                 "--backend dask needs --scheduler ADDRESS and --snapshot PATH (a closed copy "
@@ -126,11 +134,13 @@ class _Run:
     pool_dead: bool = False
     resumes: int = 0
     total: int = 0
+    written: int = 0  # chunks committed by this process
+    abandoned: int = 0  # hung worker threads left behind (threads cannot be killed)
+    slowest_job_s: float = 0.0  # the slowest chunk job seen: the default hang timeout scales on it
     reader: store.WalletReader = field(init=False)
     params: JobParams = field(init=False)
     token: str | None = field(init=False)  # names this run's params in our own process pools
     config_hash: str = field(init=False)
-    warm_up: threading.Thread | None = None
 
     def __post_init__(self) -> None:
         # the serial path, and recomputation, read on the writer's connection (or the snapshot's:
@@ -141,7 +151,7 @@ class _Run:
             path, self.now, self.opts.config, self.opts.busy_timeout, self.snapshot
         )
         own_processes = self.owns_executor and self.backend == "process"
-        self.token = f"{os.getpid()}-{os.urandom(8).hex()}" if own_processes else None
+        self.token = self.params.token if own_processes else None
         self.config_hash = self.cfg.result_hash()
 
     @property
@@ -174,35 +184,51 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
     """Classify every active wallet of ``opts.db_path``; return the run summary.
 
     ``executor``: any ``concurrent.futures.Executor`` to compute features on (a Dask
-    ``Client.get_executor()``, say); it is used as given and not shut down.
+    ``Client.get_executor()``, say); it is used as given and never shut down.
+
+    The run holds the database's run lock throughout (``classifier.runlock``): a second run on
+    the same database is refused. Every connection it opens is closed on every path.
     """
     wall0, cpu0 = time.perf_counter(), _cpu_s()
     # before any write: the snapshot's identity (one hash) and, for Dask, the scheduler
     snapshot = worker_snapshot.identify(opts.snapshot) if opts.snapshot is not None else None
+    # checked (and output tables created: idempotent) before the lock, so that a file that is
+    # no database gets no lock file beside it
     conn = store.open_writer(opts.db_path, opts.busy_timeout)
+    try:
+        with RunLock(opts.db_path):
+            return _run_locked(opts, conn, executor, snapshot, wall0, cpu0)
+    finally:
+        conn.close()  # on every path, refusals and failures included
+
+
+def _run_locked(
+    opts: RunOptions,
+    conn: Any,
+    executor: Executor | None,
+    snapshot: SnapshotIdentity | None,
+    wall0: float,
+    cpu0: float,
+) -> dict[str, Any]:
     tasks, backend = opts.mode()
     owns = executor is None
     if executor is None and tasks and backend == "dask":
-        try:
-            executor = dask_backend.connect(opts.scheduler, opts.connect_timeout)
-        except BaseException:
-            conn.close()
-            raise
+        executor = dask_backend.connect(opts.scheduler, opts.connect_timeout)
     if executor is not None:  # its own worker count, where it tells (for the look-ahead)
         tasks = getattr(executor, "_max_workers", None) or tasks or 1
         backend = backend if owns else "custom"
     try:
-        action, resume_meta = (
-            check_resume(store.job_row(conn), opts.now, opts.config.result_hash())
-            if opts.resume
-            else ("", None)
+        action, resume_meta = resume_plan(
+            store.job_row(conn),
+            opts.now,
+            opts.config.result_hash(),
+            resume=opts.resume,
+            restart=opts.restart,
         )
-    except ResumeError:
-        conn.close()
+    except BaseException:
         _close_own(executor, owns)
         raise
     if action == "done":
-        conn.close()
         _close_own(executor, owns)
         return _completed_summary(opts, resume_meta or {})
     now = (
@@ -212,35 +238,46 @@ def run(opts: RunOptions, executor: Executor | None = None) -> dict[str, Any]:
     )
     state = _Run(opts, conn, now, tasks, backend if tasks else None, executor, owns, snapshot)
     try:
-        if state.tasks and state.executor is None:
-            _start_pool(state)  # its start-up overlaps the writer's reads, status row and gate
-        final_meta = _run(state, resume_meta)
+        try:
+            if state.tasks and state.executor is None:
+                _start_pool(state)  # its start-up overlaps the writer's reads, status row, gate
+            final_meta = _run(state, resume_meta)
+        finally:
+            _release_workers(state)
+        wall = time.perf_counter() - wall0
+        store.begin(conn)
+        store.write_job_status(
+            conn,
+            state.status_ts,
+            status="idle",
+            duration_ms=round(wall * 1000),
+            last_error=None,
+            metadata=final_meta,
+        )
+        store.commit(conn)
+        # the run's writes into the database file itself, even when readers the run does not
+        # own (a caller's process pool) keep SQLite from checkpointing at our close
+        store.checkpoint(conn)
     except BaseException as exc:
         _mark_failed(state, exc)
+        if isinstance(exc, sqlite3.Error) and store.is_busy(exc):
+            raise store.DatabaseError(
+                store.describe_sqlite_error(opts.db_path, exc, opts.busy_timeout)
+            ) from None
         raise
-    finally:
-        if state.warm_up is not None:
-            state.warm_up.join()
-        if state.reader.conn is not conn:
-            state.reader.conn.close()  # the snapshot's
-        if state.owns_executor and state.executor is not None:
-            state.events += close_pool(state.executor, POOL_EXIT_GRACE_S)
-            if state.backend == "process":
-                reap_forkserver()
-    wall = time.perf_counter() - wall0
-    store.begin(conn)
-    store.write_job_status(
-        conn,
-        state.status_ts,
-        status="idle",
-        duration_ms=round(wall * 1000),
-        last_error=None,
-        metadata=final_meta,
-    )
-    store.commit(conn)
-    conn.close()
     skipped = final_meta.get("skipped")
     return _summary(state, skipped, wall, _cpu_s() - cpu0)
+
+
+def _release_workers(state: _Run) -> None:
+    """Stop our own pool (never a caller's) and close this run's reader connections."""
+    if state.reader.conn is not state.conn:
+        state.reader.conn.close()  # the snapshot's
+    if state.owns_executor and state.executor is not None:
+        state.events += close_pool(state.executor, POOL_EXIT_GRACE_S)
+        if state.backend == "process":
+            reap_forkserver()
+    close_readers(state.params.token)
 
 
 def _close_own(executor: Executor | None, owns: bool) -> None:
@@ -264,7 +301,14 @@ def _completed_summary(opts: RunOptions, meta: dict[str, Any]) -> dict[str, Any]
 
 
 def _mark_failed(state: _Run, exc: BaseException) -> None:
-    """status failed and last_error; the last committed progress stays for a resume."""
+    """status failed and last_error; the last committed progress stays for a resume.
+
+    Not when the database is locked by another writer: that would wait a second time for the
+    same lock, and nothing of this run was written anyway.
+    """
+    if isinstance(exc, sqlite3.Error) and store.is_busy(exc):
+        store.rollback(state.conn)
+        return
     try:
         store.rollback(state.conn)
         store.begin(state.conn)
@@ -298,6 +342,9 @@ def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
                 state.counters[key] = int(resume_meta.get(key, 0))
             wallets = [w for w in wallets if w > last_wallet]
 
+    # a resume's starting row keeps its progress: killed before its first chunk commits, the
+    # next resume still starts after last_wallet
+    progress = {"last_wallet": last_wallet} if last_wallet is not None else {}
     store.begin(conn)
     store.write_job_status(
         conn,
@@ -305,9 +352,10 @@ def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
         status="running",
         last_run_at=state.status_ts,
         last_error=None,
-        metadata=state.meta(phase="starting"),
+        metadata=state.meta(phase="starting", **progress),
     )
     store.commit(conn)
+    faults.hit("started")
 
     if last_wallet is None:
         skipped = _gate(state)
@@ -343,26 +391,13 @@ def readable_chunks(
 
 
 def _start_pool(state: _Run) -> None:
-    """Our own pool, its workers started by a helper thread while the writer goes on.
-
-    Spawning a worker waits for the fork server (a fresh interpreter importing the classifier)
-    and then for the fork: about 0.1-0.3 s that the writer spends reading and gating instead.
-    """
+    """Our own pool, made before the writer reads and gates; with processes, the fork server
+    starts now, so that its interpreter imports the classifier on the other core meanwhile and
+    the first chunk's worker is a fork away (workers are spawned as chunks are submitted)."""
     backend = state.backend or "process"
     if backend == "process":
         start_forkserver()
-    pool = state.executor = make_executor(backend, state.tasks, state.params, state.token)
-
-    def spawn_workers() -> None:
-        # one quick job per worker: a process pool spawns a worker per submit while none is idle
-        try:
-            for _ in range(state.tasks):
-                pool.submit(os.getpid)
-        except (BrokenExecutor, RuntimeError):  # broken or shut down: the writer will see it
-            pass
-
-    state.warm_up = threading.Thread(target=spawn_workers, name="pool-start", daemon=True)
-    state.warm_up.start()
+    state.executor = make_executor(backend, state.tasks, state.params, state.token)
 
 
 def _gate(state: _Run) -> dict[str, Any] | None:
@@ -414,7 +449,9 @@ def _collect(state: _Run, chunk: _Chunk) -> ChunkResult:
     t0 = time.perf_counter()
     result = _result_of(state, chunk) if chunk.future is not None else None
     if result is not None:
-        state.busy_s += result.stage1_s + result.features_s + result.classify_s
+        job_s = result.stage1_s + result.features_s + result.classify_s
+        state.busy_s += job_s
+        state.slowest_job_s = max(state.slowest_job_s, job_s)
         state.phases["features_s"] += time.perf_counter() - t0  # waiting for the job
         return result
     if chunk.future is not None:
@@ -432,14 +469,27 @@ def _result_of(state: _Run, chunk: _Chunk) -> ChunkResult | None:
     current = chunk.pool is state.executor and not state.pool_dead
     if not current and not chunk.future.done():
         return None  # handed to a pool that was retired: never wait for it
+    timeout = hang_timeout(state.opts, state.slowest_job_s)
     try:
-        return chunk.future.result(timeout=state.opts.task_timeout)
+        return chunk.future.result(timeout=timeout)
     except (BrokenExecutor, CancelledError) as exc:
         if current:
             _pool_failed(state, f"worker pool broken ({type(exc).__name__}: {exc})")
     except FutureTimeout:
-        _pool_failed(state, f"a chunk job ran over {state.opts.task_timeout:g} s (hung worker)")
+        _pool_failed(state, f"a chunk job ran over {timeout:g} s (hung worker)")
     return None
+
+
+def hang_timeout(opts: RunOptions, slowest_job_s: float) -> float:
+    """Seconds the writer waits for the chunk it needs next before calling its worker hung.
+
+    ``--task-timeout`` when given; else derived from the run itself: HANG_FACTOR times the
+    slowest chunk job completed so far, never less than ``opts.hang_floor_s``. The job the
+    writer waits for is the oldest one submitted, so it is running, not queued.
+    """
+    if opts.task_timeout is not None:
+        return opts.task_timeout
+    return max(opts.hang_floor_s, HANG_FACTOR * slowest_job_s)
 
 
 def _pool_failed(state: _Run, why: str) -> None:
@@ -448,9 +498,15 @@ def _pool_failed(state: _Run, why: str) -> None:
         return
     log.warning("persona_classification: %s; recomputing its chunks serially", why)
     state.events.append(why)
-    state.events += kill_workers(state.executor)
     state.pool_dead = True
-    if state.owns_executor and state.pool_restarts < MAX_POOL_RESTARTS:
+    if not state.owns_executor:
+        return  # a caller's executor is never shut down: the rest of the run goes inline
+    if state.backend == "thread" and "hung" in why:
+        # a thread cannot be killed: it is abandoned, still blocked, and its chunks recomputed
+        state.abandoned += 1
+        state.events.append("a hung worker thread cannot be killed: abandoned")
+    state.events += kill_workers(state.executor)
+    if state.pool_restarts < MAX_POOL_RESTARTS:
         # jobs handed to the dead pool are recomputed here; chunks not yet submitted use the new one
         state.pool_restarts += 1
         state.executor = _new_pool(state)
@@ -477,11 +533,14 @@ def _write_chunk(state: _Run, chunk: ChunkResult) -> None:
         state.status_ts,
         metadata=state.meta(phase="classifying", last_wallet=chunk.last_wallet),
     )
+    state.written += 1
+    faults.hit(f"before-commit:{state.written}")
     try:
         store.commit(conn)
     except BaseException:
         state.counters = saved
         raise
+    faults.hit(f"after-commit:{state.written}")
     state.failures.extend({"wallet": w, "error": e} for w, e in rows.failures)
     state.phases["write_s"] += time.perf_counter() - t0
 
@@ -523,6 +582,7 @@ def _summary(state: _Run, skipped: str | None, wall: float, cpu: float) -> dict[
             "utilization": round(state.busy_s / (state.tasks * wall), 4) if state.tasks else 0.0,
             "pool_restarts": state.pool_restarts,
             "recomputed": state.recomputed,
+            "abandoned_threads": state.abandoned,
             "events": state.events,
         },
     }

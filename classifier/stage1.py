@@ -25,7 +25,7 @@ class WalletSummary:
     """
 
     wallet: str
-    total_trades: int
+    total_trades: int  # counted up to the store's cap (the config's minimum): exact below it
     first_days: int | None
     last_days: int | None
 

@@ -35,18 +35,23 @@ def seconds(text: str) -> float:
     return value
 
 
+MAX_NOW = 253_402_300_799  # 9999-12-31 23:59:59 UTC: the last second a timestamp row can hold
+
+
 def epoch(text: str) -> int:
-    """``--now``: unix seconds, or an ISO-8601 time (UTC unless it says otherwise)."""
+    """``--now``: unix seconds, or an ISO-8601 time (UTC unless it says otherwise), 1970-9999."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected unix seconds or an ISO-8601 time (got {text!r})"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected unix seconds or an ISO-8601 time (got {text!r})"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        value = int(moment.timestamp())
+    if not 0 <= value <= MAX_NOW:
+        raise argparse.ArgumentTypeError(f"expected a time from 1970 to 9999 (got {text!r})")
+    return value

@@ -15,6 +15,7 @@ Conveniences keep the JSON readable, all applied only while building the databas
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -123,10 +124,9 @@ def resolve(value: Any, now: int) -> Any:
 def format_ts(unix: int) -> str:
     """A run's timestamp as SPEC 2.1 writes it in the row tables: `YYYY-MM-DD HH:MM:SS.000`
     (UTC); `job_status` carries it without the milliseconds."""
-    row = sqlite3.connect(":memory:").execute(
-        "SELECT strftime('%Y-%m-%d %H:%M:%S', ?, 'unixepoch')", (unix,)
-    )
-    return f"{row.fetchone()[0]}.000"
+    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+        row = conn.execute("SELECT strftime('%Y-%m-%d %H:%M:%S', ?, 'unixepoch')", (unix,))
+        return f"{row.fetchone()[0]}.000"
 
 
 def build_db(case: GoldenCase, path: Path) -> None:

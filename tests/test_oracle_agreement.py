@@ -7,6 +7,7 @@ the four output tables row for row, ids included (``oracle.compare``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -182,7 +183,7 @@ def test_readiness_gate_agrees_with_oracle(tmp_path: Path, gate: str, capsys: An
     now = now_for(1)
     src = tmp_path / "gate.db"
     make_random_db(src, 1, now)
-    with sqlite3.connect(src) as conn:
+    with contextlib.closing(sqlite3.connect(src)) as conn, conn:
         if gate == "no wallets":
             conn.execute("UPDATE wallets SET is_active = 0")
         else:  # nobody has 7 days of history, except one wallet at the edge

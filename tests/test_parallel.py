@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -178,4 +180,132 @@ def test_a_pool_broken_before_a_submit_is_survived(bulk, tmp_path):
     finally:
         close_pool(pool, 5.0)
     assert any("broken" in e for e in summary["workers"]["events"]), summary["workers"]
+    assert dump_outputs(db) == expected
+
+
+def _wait_for_a_commit(db: Path, child: subprocess.Popen) -> None:
+    """Block until the job's progress row shows a committed chunk (progress, not time)."""
+    import sqlite3
+
+    while child.poll() is None:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            row = conn.execute(
+                "SELECT metadata FROM job_status WHERE job_name = 'persona_classification'"
+            ).fetchone()
+        except sqlite3.Error:
+            row = None
+        finally:
+            conn.close()
+        if row and json.loads(row[0]).get("phase") == "classifying":
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"the job exited ({child.returncode}) before committing a chunk")
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_job_leaves_no_process_and_ends_its_pipe(bulk, tmp_path):
+    """SIGKILL of the parallel job's main process after a chunk committed: the fork server,
+    the resource tracker and every worker exit, and a reader of its stdout reaches EOF."""
+    src, _, _ = bulk
+    db = tmp_path / "x.db"
+    shutil.copyfile(src, db)
+    cmd = [sys.executable, "-m", "persona_bench", "classify", "--db", str(db), "--now", str(NOW)]
+    env = {**os.environ, "PERSONA_BENCH_FAULT": "hang@after-commit:1"}  # hold it mid-run
+    child = subprocess.Popen(
+        [*cmd, "--tasks", "3", "--backend", "process"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,  # for the clean-up below only: the kill hits the main process
+    )
+    try:
+        _wait_for_a_commit(db, child)
+        tree = psutil.Process(child.pid).children(recursive=True)
+        names = " ".join(" ".join(p.cmdline()) for p in tree)
+        assert "forkserver" in names and "resource_tracker" in names, names
+        assert len(tree) >= 5, names  # tracker, fork server, 3 workers
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        assert child.stdout is not None
+        eof = []
+        reader = threading.Thread(target=lambda: eof.append(child.stdout.read()), daemon=True)
+        reader.start()
+        reader.join(60)
+        assert eof == [b""], "the job's stdout never reached EOF: a descendant holds it"
+        _, alive = psutil.wait_procs(tree, timeout=60)
+        assert not alive, [p.pid for p in alive]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_stopped_workers_without_task_timeout_are_caught_by_the_derived_timeout(bulk, tmp_path):
+    """Every worker SIGSTOPped once the first chunk committed, no --task-timeout: the default
+    hang timeout (derived from the run; its floor lowered here) recomputes and finishes."""
+    import sqlite3
+
+    from classifier import PersonaConfig
+
+    src, expected, _ = bulk
+    db = tmp_path / "x.db"
+    shutil.copyfile(src, db)
+    me = psutil.Process()
+    stopped: list[int] = []
+
+    def stop_workers_after_first_commit() -> None:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            while True:  # progress, not time: the first chunk's row
+                row = conn.execute("SELECT metadata FROM job_status").fetchone()
+                if row and json.loads(row[0]).get("phase") == "classifying":
+                    break
+                time.sleep(0.005)
+        finally:
+            conn.close()
+        for proc in me.children(recursive=True):
+            if proc.ppid() != me.pid:  # children of the fork server: the workers
+                proc.send_signal(signal.SIGSTOP)
+                stopped.append(proc.pid)
+
+    # 40 chunks of 15 wallets: more than the pool is fed ahead, so some job must hang
+    opts = RunOptions(
+        db_path=db,
+        now=NOW,
+        tasks=2,
+        backend="process",
+        hang_floor_s=1.0,
+        config=PersonaConfig(chunk_size=15),
+    )
+    assert opts.task_timeout is None
+    watcher = threading.Thread(target=stop_workers_after_first_commit)
+    watcher.start()
+    summary = run(opts)
+    watcher.join()
+    assert len(stopped) == 2, stopped
+    assert any("hung worker" in e for e in summary["workers"]["events"]), summary["workers"]
+    assert summary["workers"]["recomputed"] > 0
+    assert dump_outputs(db) == expected
+
+
+@pytest.mark.slow
+def test_a_hung_worker_thread_is_abandoned_and_the_job_still_exits(bulk, tmp_path):
+    """Threads cannot be killed: a hung one is abandoned, its chunk recomputed by the writer,
+    the rows are serial's, and classify exits (it does not wait for the thread)."""
+    src, expected, _ = bulk
+    db = tmp_path / "x.db"
+    shutil.copyfile(src, db)
+    cmd = [sys.executable, "-m", "persona_bench", "classify", "--db", str(db), "--now", str(NOW)]
+    cmd += ["--tasks", "2", "--backend", "thread", "--task-timeout", "1", "--json"]
+    env = {**os.environ, "PERSONA_BENCH_FAULT": "hang@job:2"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    workers = json.loads(proc.stdout)["workers"]
+    assert workers["abandoned_threads"] == 1, workers
+    assert any("cannot be killed: abandoned" in e for e in workers["events"]), workers
     assert dump_outputs(db) == expected

@@ -16,6 +16,7 @@ import pytest
 
 from classifier import PersonaConfig, RunOptions, run
 from classifier.store import DatabaseError
+from persona_bench.errors import UserError
 from tests.helpers import (
     DAY,
     NOW,
@@ -202,6 +203,7 @@ def test_missing_input_table_or_column_is_refused_before_any_write(tmp_path, sql
     assert message in proc.stderr
     conn = sqlite3.connect(db)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    conn.close()
     assert "job_status" not in tables  # refused before creating output tables
 
 
@@ -243,6 +245,86 @@ def test_locked_database_waits_then_says_so(tmp_path):
     assert proc.returncode == 2
     assert "is locked by another process (waited 1 s)" in proc.stderr
     assert waited >= 0.9
+
+
+def test_a_database_another_writer_holds_is_refused_in_one_line(tmp_path):
+    """Another writer holds a write transaction: classify waits --busy-timeout once, then one
+    line and exit 2; nothing of the run is written (job_status included)."""
+    db = build_db(tmp_path / "a.db", {"wallets": [wallet("0xa")], "trades_raw": history("0xa", 20)})
+    run(RunOptions(db_path=db, now=NOW - DAY, tasks=0))
+    before = dump_outputs(db, ignore_duration=False)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys\n"
+            f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE')\n"
+            "c.execute(\"UPDATE wallets SET discovered_from = 'x'\")\n"
+            "print('locked', flush=True); sys.stdin.readline()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        proc = classify_cli("--db", str(db), "--now", str(NOW), "--busy-timeout", "0.5")
+    finally:
+        holder.communicate("done\n")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "is locked by another process (waited 0.5 s)" in proc.stderr
+    assert dump_outputs(db, ignore_duration=False) == before
+
+
+@pytest.mark.parametrize(
+    ("table", "ddl", "message"),
+    [
+        (
+            "wallet_personas",
+            "CREATE TABLE wallet_personas (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " proxy_wallet TEXT NOT NULL, persona TEXT NOT NULL, confidence REAL NOT NULL,"
+            " classified_at TEXT NOT NULL, UNIQUE(proxy_wallet, classified_at))",
+            "column wallet_personas.feature_values_json is missing",
+        ),
+        (
+            "wallet_persona_traits",
+            "CREATE TABLE wallet_persona_traits (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " proxy_wallet TEXT NOT NULL, trait_key TEXT NOT NULL, trait_value TEXT NOT NULL,"
+            " computed_at TEXT NOT NULL)",
+            "cannot take the job's writes (ON CONFLICT clause does not match",
+        ),
+    ],
+    ids=["missing-column", "missing-unique-key"],
+)
+def test_an_unusable_output_table_is_refused_before_any_write(tmp_path, table, ddl, message):
+    """An output table the job's writes cannot go into is refused in one line, exit 2, before
+    any write: job_status keeps the previous run's row."""
+    db = build_db(tmp_path / "a.db", {"wallets": [wallet("0xa")], "trades_raw": history("0xa", 20)})
+    run(RunOptions(db_path=db, now=NOW - DAY, tasks=0))
+    conn = sqlite3.connect(db)
+    conn.execute(f"DROP TABLE {table}")
+    conn.execute(ddl)
+    conn.commit()
+    conn.close()
+    before = dump_outputs(db, ignore_duration=False)
+    proc = classify_cli("--db", str(db), "--now", str(NOW))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert message in proc.stderr
+    assert dump_outputs(db, ignore_duration=False) == before
+
+
+@pytest.mark.parametrize("now", ["100000000000000000000", "1e20", "-1", "0001-01-01"])
+def test_a_now_out_of_range_is_bad_input(tmp_path, now):
+    """--now beyond what a timestamp can hold is refused as bad input (was OverflowError)."""
+    db = build_db(tmp_path / "a.db", {"wallets": [wallet("0xa")], "trades_raw": history("0xa", 20)})
+    proc = classify_cli("--db", str(db), f"--now={now}")
+    assert proc.returncode == 2, proc.stderr
+    assert "argument --now: expected" in proc.stderr and "Traceback" not in proc.stderr
+    with pytest.raises(UserError, match="now must be a time from 1970 to 9999"):
+        run(RunOptions(db_path=db, now=10**20))
 
 
 def test_library_raises_named_errors(tmp_path):

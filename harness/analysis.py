@@ -402,8 +402,13 @@ def recommend(a: Analysis) -> Recommendation:
         why = (
             f"the best, {best.label}, ran {_x(best.speedup)} ({_x(best.speedup_low)} to "
             f"{_x(best.speedup_high)}) against a noise of ±{noise:.1%}: "
-            + ("slower than serial" if best.effect == "slower" else "no measurable difference")
-            + (f" ({best.claim.text()})" if best.claim is not None else "")
+            + (
+                best.claim.text()  # the claim names its effect and p-value
+                if best.claim is not None
+                else (
+                    "slower than serial" if best.effect == "slower" else "no measurable difference"
+                )
+            )
             if best is not None and best.speedup is not None
             else "no parallel configuration completed"
         )

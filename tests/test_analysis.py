@@ -60,6 +60,9 @@ def test_gain_inside_noise_keeps_serial() -> None:
     assert a.recommendation.kind == "keep_serial"
     assert a.recommendation.headline == "keep parallel_enabled = false"
     assert a.recommendation.tasks is None
+    # the reason states the finding once, with the test's p-value
+    assert a.recommendation.reasons[0].count("no measurable difference") == 1
+    assert "(p = " in a.recommendation.reasons[0]
 
 
 def test_parallel_slower_keeps_serial() -> None:

@@ -42,7 +42,8 @@ def dask_client() -> Iterator[object]:
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # a random port: None still serves /metrics on 8787 and warns when it is taken
+            dashboard_address=":0",
             scheduler_port=0,
         ) as cluster,
         Client(cluster, set_as_default=False) as client,

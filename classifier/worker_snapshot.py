@@ -32,7 +32,6 @@ Errors (all ``UserError``: one line, exit 2)::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -44,7 +43,7 @@ from pathlib import Path
 
 from classifier import store
 from classifier.store import DatabaseError
-from persona_bench.sqlitefile import check_sqlite_file
+from persona_bench.sqlitefile import check_sqlite_file, sha256_file
 
 MANIFEST_SUFFIX = ".manifest.json"  # what ``persona-bench snapshot SRC DEST`` writes beside DEST
 
@@ -69,15 +68,6 @@ class SnapshotIdentity:
     token: str  # this run's: the per-process check is cached by it, never by path alone
     host: str  # the writer's host name
     stat_key: StatKey  # the writer's (dev, inode, size, mtime_ns, ctime_ns) of the hashed file
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _stat_key(path: Path) -> StatKey:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import sqlite3
 import sys
@@ -33,6 +32,7 @@ from harness.atomic import write_text
 from persona_bench.argtypes import seconds
 from persona_bench.errors import disk_full
 from persona_bench.sqlitefile import check_sqlite_file as check_file
+from persona_bench.sqlitefile import sha256_file
 
 HELP = "Copy a live SQLite database (read-only, online backup) into a verified snapshot."
 
@@ -193,15 +193,6 @@ def _verify(
     finally:
         conn.close()  # the last connection: SQLite checkpoints and removes -wal and -shm
     return result, page_size, page_count, counts, active, classified
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def take_snapshot(

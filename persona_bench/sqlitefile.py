@@ -1,11 +1,13 @@
 """The check made before connecting to a database file we were given.
 
 ``sqlite3.connect()`` creates a missing file and sees an empty one as an empty database, and its
-errors only surface at the first statement; so the file is checked first, without opening it.
+errors only surface at the first statement; so the file is checked first, without opening it. The
+file's sha256, which names a snapshot, is here too: the harness and the classifier both need it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from pathlib import Path
 
@@ -43,3 +45,12 @@ def check_sqlite_file(path: Path, error: type[UserError], what: str = "database"
             f"{what} {path} is truncated ({size} bytes, header says {pages} pages of {page_size})"
         )
     return page_size
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

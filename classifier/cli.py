@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from classifier import pipeline
+from classifier import gcpolicy, pipeline
 from classifier.config import BACKENDS, load_config
 from classifier.dask_backend import CONNECT_TIMEOUT_S
 from classifier.pipeline import COUNTERS, RunOptions
@@ -110,7 +110,8 @@ def _classify(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         connect_timeout=args.connect_timeout,
     )
-    summary = pipeline.run(opts)
+    with gcpolicy.few_collections():
+        summary = pipeline.run(opts)
     if args.json:
         print(json.dumps(summary, separators=(",", ":")))
     else:

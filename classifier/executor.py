@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from classifier import faults, store, worker_snapshot
+from classifier import faults, gcpolicy, store, worker_snapshot
 from classifier.chunkrows import ChunkRows, chunk_rows
 from classifier.config import PersonaConfig
 from classifier.features import FeatureError, Features, compute_features
@@ -40,6 +40,9 @@ from classifier.worker_snapshot import SnapshotIdentity
 # the serial path never needs them (about 0.03-0.1 s of every serial run's start-up).
 # The fork server imports these at start; the guard makes it die with the job.
 FORKSERVER_PRELOAD = ["classifier.executor", "classifier.forkserver_guard"]
+# Process workers run below the writer's priority: with more workers than cores, the writer,
+# whose commits every chunk waits for, would otherwise get one CPU share in tasks + 1.
+WORKER_NICENESS = 10
 
 
 def format_ts(now: int) -> str:
@@ -195,9 +198,12 @@ def init_worker(params: JobParams, token: str | None = None) -> None:
 
 
 def init_process_worker(params: JobParams, token: str | None = None) -> None:
-    """Process pool initializer: die with the fork server (hence the job), then as above."""
+    """Process pool initializer: die with the fork server (hence the job), yield the CPU to
+    the writer, collect garbage rarely (``gcpolicy``), then as above."""
     server = os.environ.get(SERVER_PID_ENV)
     die_with_parent(int(server) if server is not None else None)
+    os.nice(WORKER_NICENESS)
+    gcpolicy.apply()
     init_worker(params, token)
 
 

@@ -15,11 +15,12 @@ import resource
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from classifier import dask_backend, faults, store, worker_snapshot
 from classifier.config import PersonaConfig
@@ -330,9 +331,8 @@ def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
         state.reader = store.WalletReader(
             worker_snapshot.open_inputs(state.snapshot, state.opts.busy_timeout)
         )
-    entries = store.active_wallets(state.reader.conn)
-    state.total = len(entries)
-    wallets, unreadable = readable_chunks(entries, state.cfg.chunk_size)
+    inputs = state.reader.conn
+    state.total = store.count_active(inputs)
     last_wallet = None
     if resume_meta is not None:
         state.resumes = int(resume_meta.get("resumes", 0)) + 1
@@ -340,7 +340,6 @@ def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
         if last_wallet is not None:
             for key in COUNTERS:
                 state.counters[key] = int(resume_meta.get(key, 0))
-            wallets = [w for w in wallets if w > last_wallet]
 
     # a resume's starting row keeps its progress: killed before its first chunk commits, the
     # next resume still starts after last_wallet
@@ -362,32 +361,32 @@ def _run(state: _Run, resume_meta: dict[str, Any] | None) -> dict[str, Any]:
         if skipped is not None:
             return skipped
 
-    _loop(state, wallets)
+    done = store.count_active(inputs, through=last_wallet) if last_wallet is not None else 0
+    pages = store.active_wallet_pages(inputs, state.cfg.chunk_size, after=last_wallet)
+    unreadable = _loop(state, pages, done)
     if unreadable is not None:
         raise unreadable
     return state.meta(classified=state.counters["processed"], completed=True)
 
 
-def readable_chunks(
-    entries: list[str | store.Unreadable], chunk_size: int
-) -> tuple[list[str], store.RowError | None]:
-    """The wallets before the chunk that holds the first unreadable one, and the error to end
-    the run with once they are written (None when every wallet reads).
+def unreadable_error(
+    page: list[str | store.Unreadable], done: int, total: int
+) -> store.RowError | None:
+    """The error to end the run with when ``page`` (the chunk after the first ``done`` active
+    wallets) holds a wallet production cannot read, else None.
 
     Production reads each chunk's wallets with a typed read and aborts the run on the first
     that fails; every chunk before it was written (SPEC 2.7).
     """
-    for i, entry in enumerate(entries):
+    for i, entry in enumerate(page):
         if isinstance(entry, store.Unreadable):
-            start = i - i % chunk_size
-            end = min(start + chunk_size, len(entries))
-            error = store.RowError(
-                f"active wallet {i + 1} of {len(entries)} in the job's order cannot be read:"
+            return store.RowError(
+                f"active wallet {done + i + 1} of {total} in the job's order cannot be read:"
                 f" {entry.why} (expected TEXT); the run stops at its chunk (wallets"
-                f" {start + 1}-{end}) as production's does, after the {start} wallets before it"
+                f" {done + 1}-{done + len(page)}) as production's does, after the {done}"
+                " wallets before it"
             )
-            return [e for e in entries[:start] if isinstance(e, str)], error
-    return [e for e in entries if isinstance(e, str)], None
+    return None
 
 
 def _start_pool(state: _Run) -> None:
@@ -418,17 +417,26 @@ def _gate(state: _Run) -> dict[str, Any] | None:
     return meta
 
 
-def _loop(state: _Run, wallets: list[str]) -> None:
-    """Feed chunk jobs to the pool ahead of the writer (bounded), write each chunk in order."""
-    size = state.cfg.chunk_size
-    chunks = (tuple(wallets[i : i + size]) for i in range(0, len(wallets), size))
+def _loop(
+    state: _Run, pages: Iterator[list[str | store.Unreadable]], done: int
+) -> store.RowError | None:
+    """Feed chunk jobs to the pool ahead of the writer (bounded), write each chunk in order.
+
+    ``pages``: the chunks still to classify, after the first ``done`` active wallets. Returns
+    the error to end the run with when a chunk holds an unreadable wallet (every chunk before
+    it written), else None.
+    """
     ahead = max(MIN_CHUNKS_AHEAD, 4 * state.tasks) if state.executor is not None else 1
     pending: deque[_Chunk] = deque()
+    stop: store.RowError | None = None
     while True:
-        while len(pending) < ahead and (chunk := next(chunks, None)) is not None:
-            pending.append(_submit(state, chunk))
+        while stop is None and len(pending) < ahead and (page := next(pages, None)) is not None:
+            stop = unreadable_error(page, done, state.total)
+            if stop is None:
+                pending.append(_submit(state, cast(tuple[str, ...], tuple(page))))
+                done += len(page)
         if not pending:
-            return
+            return stop
         _write_chunk(state, _collect(state, pending.popleft()))
 
 

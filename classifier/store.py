@@ -249,6 +249,26 @@ def _is_decode_error(exc: sqlite3.Error) -> bool:
     return "decode" in str(exc) and "UTF-8" in str(exc)
 
 
+_ACTIVE = "SELECT proxy_wallet FROM wallets WHERE is_active = 1"
+_JOB_ORDER = " ORDER BY proxy_wallet COLLATE BINARY"
+
+
+def _fetch_lenient(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> list[Any]:
+    try:
+        return conn.execute(sql, args).fetchall()
+    except sqlite3.OperationalError as exc:
+        if not _is_decode_error(exc):
+            raise
+        with _lenient_text(conn):  # rare: an address that is not valid UTF-8
+            return conn.execute(sql, args).fetchall()
+
+
+def _entries(rows: list[Any]) -> list[str | Unreadable]:
+    return [
+        r[0] if type(r[0]) is str else Unreadable(f"proxy_wallet is {describe(r[0])}") for r in rows
+    ]
+
+
 def active_wallets(conn: sqlite3.Connection) -> list[str | Unreadable]:
     """Active wallets in byte order (BINARY collation), as the job walks them.
 
@@ -256,19 +276,47 @@ def active_wallets(conn: sqlite3.Connection) -> list[str | Unreadable]:
     string (NULL, a blob, text that is not valid UTF-8) is an ``Unreadable``: production aborts
     the run at the chunk holding it.
     """
-    sql = (
-        "SELECT proxy_wallet FROM wallets WHERE is_active = 1 ORDER BY proxy_wallet COLLATE BINARY"
-    )
-    try:
-        rows = conn.execute(sql).fetchall()
-    except sqlite3.OperationalError as exc:
-        if not _is_decode_error(exc):
-            raise
-        with _lenient_text(conn):  # rare: an address that is not valid UTF-8
-            rows = conn.execute(sql).fetchall()
-    return [
-        r[0] if type(r[0]) is str else Unreadable(f"proxy_wallet is {describe(r[0])}") for r in rows
-    ]
+    return _entries(_fetch_lenient(conn, _ACTIVE + _JOB_ORDER, ()))
+
+
+def count_active(conn: sqlite3.Connection, through: str | None = None) -> int:
+    """How many active wallets there are; with ``through``, how many come up to and including
+    it in the job's order."""
+    sql = "SELECT COUNT(*) FROM wallets WHERE is_active = 1"
+    if through is None:
+        return int(conn.execute(sql).fetchone()[0])
+    sql += " AND proxy_wallet COLLATE BINARY <= ?"
+    return int(conn.execute(sql, (through,)).fetchone()[0])
+
+
+def active_wallet_pages(
+    conn: sqlite3.Connection, size: int, after: str | None = None
+) -> Iterator[list[str | Unreadable]]:
+    """The active wallets after ``after`` (all of them when None), in the job's order, ``size``
+    at a time: ``active_wallets`` in pages.
+
+    Each page is one query, keyed on the last wallet of the page before (a seek on the
+    ``proxy_wallet`` key), so that the writer never holds the whole list and no read
+    transaction spans the run. The walk ends at a page holding an ``Unreadable`` (the run stops
+    at it); every such entry but invalid text sorts before all text or after it, so a text key
+    never skips one.
+    """
+    last = after
+    while True:
+        if last is None:
+            rows = _fetch_lenient(conn, f"{_ACTIVE}{_JOB_ORDER} LIMIT ?", (size,))
+        else:
+            sql = f"{_ACTIVE} AND proxy_wallet COLLATE BINARY > ?{_JOB_ORDER} LIMIT ?"
+            rows = _fetch_lenient(conn, sql, (last, size))
+        page = _entries(rows)
+        if not page:
+            return
+        yield page
+        tail = page[-1]
+        if len(page) < size or any(isinstance(e, Unreadable) for e in page):
+            return
+        assert isinstance(tail, str)
+        last = tail
 
 
 def has_ready_wallet(conn: sqlite3.Connection, min_trades: int, first_before: int) -> bool:

@@ -3,14 +3,15 @@
 Runs: every connection closed on every path, the run's writes in the database file, a caller's
 executor left running, and an executor reused across runs giving serial's rows.
 Source: no module imports in a circle, each package imports only the layers below it, one
-read-only connect, test helpers have one import root, and the built wheel carries the data files
-the commands read.
+read-only connect, the error hierarchy drawn in ``persona_bench.kernel.errors`` is complete, test
+helpers have one import root, and the built wheel carries the data files the commands read.
 """
 
 from __future__ import annotations
 
 import ast
 import graphlib
+import importlib
 import os
 import shutil
 import sqlite3
@@ -262,6 +263,35 @@ def test_each_package_imports_only_the_layers_below_it():
             if not any(t == a or t.startswith(a + ".") for a in allowed)
         ]
     assert wrong == []
+
+
+def _project_classes(base: type) -> list[type]:
+    for module in _modules():
+        # importing the fork server's guard arms a death signal in this process: never import it
+        if module not in ("classifier.forkserver_guard", "persona_bench.__main__"):
+            importlib.import_module(module)
+    found, todo = [], list(base.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.split(".")[0] in PACKAGES:
+            found.append(cls)
+        todo += cls.__subclasses__()
+    return found
+
+
+def test_the_error_hierarchy_drawing_names_every_error_class():
+    """Every subclass of UserError (and of Interrupted) the project defines is in the drawing."""
+    from persona_bench.kernel import errors
+
+    drawn = errors.__doc__ or ""
+    classes = _project_classes(errors.UserError) + _project_classes(errors.Interrupted)
+    assert len(classes) > 10
+    missing = [
+        f"{c.__module__}.{c.__qualname__}"
+        for c in classes
+        if c.__module__ != errors.__name__ and f"{c.__module__}.{c.__qualname__}" not in drawn
+    ]
+    assert missing == []
 
 
 def test_test_helpers_have_one_import_root():

@@ -1,12 +1,28 @@
-"""The one user-error type and the documented exit codes.
+"""The one user-error type, every class under it, and the documented exit codes.
 
-    UserError                 bad input: one line on stderr, exit 2, no traceback
-     ├── classifier.ConfigError      a [personas] key is missing, unknown, mistyped, out of range
-     ├── classifier.DatabaseError    the database is missing, not SQLite, lacks a table or column
-     └── harness.HarnessError        snapshot, replay or report input is unusable
+    UserError                      bad input: one line on stderr, exit 2, no traceback
+     ├── classifier.config.ConfigError          a [personas] key missing, unknown, mistyped, out
+     │                                           of range
+     ├── classifier.store.DatabaseError         the database is missing, not SQLite, lacks a table
+     │    │                                      or column
+     │    └── classifier.worker_snapshot.SnapshotError     a worker's snapshot file is missing,
+     │         │                                            unreadable or a live database
+     │         └── classifier.worker_snapshot.SnapshotMismatch   another file than the run's
+     ├── classifier.store.RowError              a row that aborts the run at its chunk (SPEC 2.7)
+     ├── classifier.resume.ResumeError          the interrupted run may not be continued so
+     ├── classifier.resume.InterruptedRunError  a plain run met a killed one: --resume or --restart
+     ├── classifier.runlock.RunLockedError      another classify run holds the database
+     ├── classifier.dask_backend.DaskError      no Dask extra, no scheduler, or no worker
+     ├── harness.HarnessError                   snapshot, replay or report input is unusable
+     │    ├── harness.results.ResultsError      a results file this version cannot read
+     │    └── harness.reporting.baseline.OtherMachineError   results from two machines
+     └── fixtures.generator.FixtureError        bad profile, seed or scale; output not writable
 
     KeyboardInterrupt
-     └── Interrupted           SIGINT or SIGTERM turned into an exception (validate), exit 128 + N
+     └── Interrupted                SIGINT or SIGTERM turned into an exception (validate), exit
+                                    128 + N
+
+tests/test_hygiene.py checks that this drawing names every subclass the project defines.
 
 A full disk (or a file-size limit) that a command did not turn into a ``UserError`` itself is
 still one line and exit 2 (``disk_full``). Anything else that escapes ``main`` is a bug and keeps

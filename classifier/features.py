@@ -1,19 +1,19 @@
 """Feature math (SPEC section 4): one wallet's window rows -> ``Features``. Pure, no SQL.
 
 Every sum runs in an order this module fixes (trades in (timestamp, id) order, markets and days
-ascending), so the same rows give bit-identical features in any process, on any path.
+ascending) and adds left to right (``seqsum``), so the same rows give bit-identical features in
+any process, on any path. Per-trade work runs as C-level passes over the columns (``map``,
+``compress``, ``reduce``) rather than Python loops wherever the order of operations allows.
 """
 
 from __future__ import annotations
 
 import math
-import operator
-from bisect import bisect_right
-from collections import defaultdict
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from itertools import repeat
-from operator import itemgetter
+from itertools import chain, compress, repeat
+from operator import eq, floordiv, ge, gt, itemgetter, le, mul, not_, sub
 from typing import Any, NamedTuple
 
 from classifier import sqlmath
@@ -26,9 +26,9 @@ ANNUALISATION = math.sqrt(252)
 
 
 class Trades(NamedTuple):
-    """A wallet's window trades as columns, in (timestamp, id) order; ``domains`` holds each
-    trade's market category (any storage class), or 'unknown'. Columns keep the per-trade Python
-    work small."""
+    """A wallet's window trades as columns, in (timestamp, id) order; ``categories`` maps a
+    market to its category (any storage class): a market missing from it is 'unknown'. Columns
+    keep the per-trade Python work small."""
 
     ids: tuple[int, ...]
     markets: tuple[str, ...]
@@ -36,13 +36,13 @@ class Trades(NamedTuple):
     sizes: tuple[float, ...]
     prices: tuple[float, ...]
     timestamps: tuple[int, ...]
-    domains: tuple[Any, ...]
+    categories: Mapping[Any, Any]
     # an INTEGER size or price (never with production's REAL columns): SQLite's integer
     # arithmetic applies to the sums production computes in SQL (``_sqlmath``)
     integers: bool = False
 
 
-NO_TRADES = Trades((), (), (), (), (), (), ())
+NO_TRADES = Trades((), (), (), (), (), (), {})
 # What production's typed reads of a window trade accept (SPEC 2.7): TEXT for condition_id and
 # side (not NULL, valid UTF-8: the store reads invalid UTF-8 as a non-str marker), INTEGER or
 # REAL for size and price, INTEGER for timestamp.
@@ -63,8 +63,7 @@ def trades_from_rows(
     ``domains`` maps a market to its category; a market missing from it is 'unknown'.
     ``ordered``: the rows already come in (timestamp, id) order (the store's ``ORDER BY
     timestamp, id``, which orders INTEGER timestamps and ids as Python does), so they are not
-    sorted again: that sort, a second transposition and a per-trade generator were half of
-    this function's time on the prod fixture.
+    sorted again.
 
     Raises FeatureError, naming the first offending row in the order given (and its first
     offending column), where production's typed read of the row fails.
@@ -87,9 +86,8 @@ def trades_from_rows(
         ids, markets, sides, sizes, prices, stamps = zip(
             *sorted(rows, key=itemgetter(5, 0)), strict=True
         )
-    kinds = tuple(map(domains.get, markets, repeat("unknown")))
     integers = int in classes[2] or int in classes[3]  # size, price
-    return Trades(ids, markets, sides, sizes, prices, stamps, kinds, integers)
+    return Trades(ids, markets, sides, sizes, prices, stamps, domains, integers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +136,34 @@ class Features:
         return self.win_count + self.loss_count
 
 
+if sys.version_info >= (3, 12):
+
+    def seqsum(values: Iterable[float]) -> float:
+        """``values`` added left to right from 0.0, as production's loops add them.
+
+        Not ``sum()``: from Python 3.12 it compensates float rounding (Neumaier), which changes
+        the last bit of some sums.
+        """
+        total = 0.0
+        for value in values:
+            total += value
+        return total
+
+else:
+
+    def seqsum(values: Iterable[float]) -> float:
+        """``values`` added left to right from 0.0, as production's loops add them.
+
+        Before Python 3.12, ``sum()`` adds floats (and ints, as doubles) in exactly this way.
+        """
+        return sum(values, 0.0)
+
+
+def _gather(column: tuple[Any, ...], idx: list[int]) -> tuple[Any, ...]:
+    """``column``'s values at ``idx`` (not empty), in that order."""
+    return itemgetter(*idx)(column) if len(idx) > 1 else (column[idx[0]],)
+
+
 def compute_features(inputs: WalletInputs, now: int, window_days: int) -> Features:
     """All features of one wallet at ``now`` (window trades already selected by the store)."""
     t = inputs.trades
@@ -146,33 +172,43 @@ def compute_features(inputs: WalletInputs, now: int, window_days: int) -> Featur
     if n == 0:
         return Features(total_pnl=total_pnl, active_positions=inputs.active_positions)
 
+    groups = _market_groups(t.markets)
     if t.integers:
         # An INTEGER size or price (a database without production's REAL columns): the sums
         # production computes in SQL follow SQLite's integer arithmetic; its typed reads see
         # floats everywhere else.
         mean_x = sqlmath.avg_product(t.sizes, t.prices)
         concentration = sqlmath.concentration(t.markets, t.sizes)
-        top_domain, top_ratio = sqlmath.top_share(t.domains, t.sizes)
+        kinds = map(t.categories.get, t.markets, repeat("unknown"))
+        top_domain, top_ratio = sqlmath.top_share(kinds, t.sizes)
         t = t._replace(sizes=tuple(map(float, t.sizes)), prices=tuple(map(float, t.prices)))
-        notionals = list(map(operator.mul, t.sizes, t.prices))
+        notionals = list(map(mul, t.sizes, t.prices))
     else:
-        notionals = list(map(operator.mul, t.sizes, t.prices))
-        mean_x = sum(notionals) / n
+        notionals = list(map(mul, t.sizes, t.prices))
+        mean_x = seqsum(notionals) / n
         if not math.isfinite(mean_x):
             mean_x = _sql_avg(notionals)
-        concentration = _concentration(t.markets, t.sizes)
-        top_domain, top_ratio = _top_share(t.domains, t.sizes)
-    mean_x2 = sum(map(operator.mul, notionals, notionals)) / n
+        sizes = t.sizes
+        concentration = _concentration(
+            {m: seqsum(_gather(sizes, idx)) for m, idx in groups.items()}
+        )
+        top_domain, top_ratio = _top_share(_domain_sums(groups, t.categories, t.sizes))
+    mean_x2 = seqsum(map(mul, notionals, notionals)) / n
     size_cv = math.sqrt(max(mean_x2 - mean_x * mean_x, 0.0)) / mean_x if mean_x > 0 else 0.0
 
     buys, sells = t.sides.count("BUY"), t.sides.count("SELL")
     balance = 1 - abs(buys - sells) / (buys + sells) if buys + sells else 0.0
 
-    pairing = _pair(t)
-    drawdown, sharpe = _drawdown_and_sharpe(pairing.closed)
+    prices = t.prices
+    mid_fills = sum(map(le, map(abs, map(sub, prices, repeat(0.5))), repeat(0.05)))
+    # a price is never both >= 0.9 and <= 0.1: the two counts add up to production's OR
+    extremes = sum(map(ge, prices, repeat(0.9))) + sum(map(le, prices, repeat(0.1)))
+
+    pairing = _pair(t, groups)
+    drawdown, sharpe = _drawdown_and_sharpe(pairing.sell_ts, pairing.pnl)
     return Features(
         trade_count=n,
-        unique_markets=len(set(t.markets)),
+        unique_markets=len(groups),
         avg_position_size=mean_x,
         size_cv=size_cv,
         win_count=pairing.wins,
@@ -182,8 +218,8 @@ def compute_features(inputs: WalletInputs, now: int, window_days: int) -> Featur
         active_positions=inputs.active_positions,
         concentration_ratio=concentration,
         buy_sell_balance=balance,
-        mid_fill_ratio=sum(1 for p in t.prices if abs(p - 0.5) <= 0.05) / n,
-        extreme_price_ratio=sum(1 for p in t.prices if p >= 0.9 or p <= 0.1) / n,
+        mid_fill_ratio=mid_fills / n,
+        extreme_price_ratio=extremes / n,
         burstiness_top_1h_ratio=_max_in_span(t.timestamps, BURST_SPAN_S) / n,
         top_domain=top_domain,
         top_domain_ratio=top_ratio,
@@ -194,6 +230,19 @@ def compute_features(inputs: WalletInputs, now: int, window_days: int) -> Featur
     )
 
 
+def _market_groups(markets: tuple[str, ...]) -> dict[str, list[int]]:
+    """Each market's trade indices, in trade order."""
+    groups: dict[str, list[int]] = {}
+    get = groups.get
+    for i, market in enumerate(markets):
+        idx = get(market)
+        if idx is None:
+            groups[market] = [i]
+        else:
+            idx.append(i)
+    return groups
+
+
 def _sql_avg(values: list[float]) -> float:
     """``COALESCE(AVG(x), 0.0)`` as SQLite computes it when some x is not finite.
 
@@ -201,7 +250,7 @@ def _sql_avg(values: list[float]) -> float:
     average (inf + -inf) reads as 0.0.
     """
     kept = [v for v in values if not math.isnan(v)]
-    mean = sum(kept) / len(kept) if kept else 0.0
+    mean = seqsum(kept) / len(kept) if kept else 0.0
     return 0.0 if math.isnan(mean) else mean
 
 
@@ -222,45 +271,70 @@ class _Pairing:
     wins: int
     losses: int
     mean_hold_s: float
-    closed: list[tuple[int, float]]  # (sell ts, pnl) in pairing order
+    # each closed pair's sell timestamp and pnl, in pairing order
+    sell_ts: tuple[int, ...]
+    pnl: list[float]
 
 
-def _pair(t: Trades) -> _Pairing:
-    """Count-based FIFO pairing per market: the i-th BUY with the i-th SELL."""
-    buys: dict[str, list[int]] = defaultdict(list)
-    sells: dict[str, list[int]] = defaultdict(list)
-    for i, (side, market) in enumerate(zip(t.sides, t.markets, strict=True)):
-        if side == "BUY":  # rows are in (timestamp, id) order
-            buys[market].append(i)
-        elif side == "SELL":
-            sells[market].append(i)
+_NO_PAIRS = _Pairing(0, 0, 0.0, (), [])
+
+
+def _pair(t: Trades, groups: dict[str, list[int]]) -> _Pairing:
+    """Count-based FIFO pairing per market: the i-th BUY with the i-th SELL.
+
+    Pairs are taken market by market (ascending), each market's in trade order; then each
+    pair's figures are computed column-wise over all pairs at once, in that order.
+    """
+    all_sides = t.sides
+    buy_at: list[int] = []
+    sell_at: list[int] = []
+    for market in sorted(groups):
+        idx = groups[market]
+        if len(idx) < 2:
+            continue  # a pair needs a BUY and a SELL
+        sides = _gather(all_sides, idx)
+        buys = list(compress(idx, map(eq, sides, repeat("BUY"))))
+        if buys:
+            sells = list(compress(idx, map(eq, sides, repeat("SELL"))))
+            k = min(len(buys), len(sells))
+            buy_at += buys[:k]
+            sell_at += sells[:k]
+    if not buy_at:
+        return _NO_PAIRS
     sizes, prices, stamps = t.sizes, t.prices, t.timestamps
-    wins = losses = 0
-    hold_total = 0.0
-    closed: list[tuple[int, float]] = []
-    for market in sorted(buys.keys() & sells.keys()):
-        for b, s in zip(buys[market], sells[market], strict=False):
-            size = min(sizes[b], sizes[s])
-            if size <= 0:
-                continue  # a skipped pair still uses up its BUY and its SELL
-            pnl = (prices[s] - prices[b]) * size
-            if pnl > 0:
-                wins += 1
-            else:
-                losses += 1
-            hold_total += stamps[s] - stamps[b]
-            closed.append((stamps[s], pnl))
-    pairs = wins + losses
-    return _Pairing(wins, losses, hold_total / pairs if pairs else 0.0, closed)
+    # min(buy size, sell size), as min() picks: the first unless the second is smaller
+    size = [
+        s if s < b else b
+        for b, s in zip(_gather(sizes, buy_at), _gather(sizes, sell_at), strict=True)
+    ]
+    if any(map(le, size, repeat(0))):
+        # a pair of size <= 0 is skipped, yet still uses up its BUY and its SELL
+        kept = list(map(not_, map(le, size, repeat(0))))
+        buy_at = list(compress(buy_at, kept))
+        sell_at = list(compress(sell_at, kept))
+        size = list(compress(size, kept))
+        if not buy_at:
+            return _NO_PAIRS
+    sell_ts = _gather(stamps, sell_at)
+    price_moves = map(sub, _gather(prices, sell_at), _gather(prices, buy_at))
+    pnl = list(map(mul, price_moves, size))
+    pairs = len(pnl)
+    wins = sum(map(gt, pnl, repeat(0)))
+    hold_total = seqsum(map(sub, sell_ts, _gather(stamps, buy_at)))
+    return _Pairing(wins, pairs - wins, hold_total / pairs, sell_ts, pnl)
 
 
-def _drawdown_and_sharpe(closed: list[tuple[int, float]]) -> tuple[float, float]:
+def _drawdown_and_sharpe(sell_ts: tuple[int, ...], pnls: list[float]) -> tuple[float, float]:
     """Max drawdown (%) and annualised Sharpe of the daily closed-PnL equity curve."""
+    # integer division truncating toward zero, as production's i64 division
+    if not sell_ts or min(sell_ts) >= 0:
+        day_of: Iterable[int] = map(floordiv, sell_ts, repeat(SECONDS_PER_DAY))
+    else:
+        day_of = (ts // SECONDS_PER_DAY if ts >= 0 else -(-ts // SECONDS_PER_DAY) for ts in sell_ts)
     by_day: dict[int, float] = {}
-    for ts, pnl in closed:
-        # integer division truncating toward zero, as production's i64 division
-        day = ts // SECONDS_PER_DAY if ts >= 0 else -(-ts // SECONDS_PER_DAY)
-        by_day[day] = by_day.get(day, 0.0) + pnl
+    get = by_day.get
+    for day, pnl in zip(day_of, pnls, strict=True):
+        by_day[day] = get(day, 0.0) + pnl
     days = [by_day[d] for d in sorted(by_day)]
 
     equity = peak = max_dd = 0.0
@@ -278,44 +352,51 @@ def _drawdown_and_sharpe(closed: list[tuple[int, float]]) -> tuple[float, float]
         days[i] / curve[i - 1] if abs(curve[i - 1]) > SHARPE_EPS else 0.0
         for i in range(1, len(days))
     ]
-    mean = sum(returns) / len(returns)
-    std = math.sqrt(sum((r - mean) ** 2 for r in returns) / len(returns))
+    mean = seqsum(returns) / len(returns)
+    std = math.sqrt(seqsum((r - mean) ** 2 for r in returns) / len(returns))
     return max_dd, (mean / std * ANNUALISATION if std > SHARPE_EPS else 0.0)
 
 
-def _concentration(markets: tuple[str, ...], sizes: tuple[float, ...]) -> float:
+def _concentration(per_market: dict[str, float]) -> float:
     """Share of the 3 largest per-market size sums in the total (0 unless total > 0).
 
     As SQLite evaluates production's query: a NaN sum (inf + -inf) is NULL, which sorts last and
     which SUM skips; a NULL or NaN share reads as 0.0.
     """
-    per_market: dict[str, float] = defaultdict(float)
-    for market, size in zip(markets, sizes, strict=True):
-        per_market[market] += size
     sums = [per_market[m] for m in sorted(per_market)]
-    total = sum(sums)
+    total = seqsum(sums)
     if math.isfinite(total):  # every sum is finite: the plain reading
         if not total > 0:
             return 0.0
-        return sum(sorted(sums, reverse=True)[:3]) / total
+        return seqsum(sorted(sums, reverse=True)[:3]) / total
     known = [v for v in sums if not math.isnan(v)]
-    total = sum(known)
+    total = seqsum(known)
     if not known or not total > 0:
         return 0.0
-    share = sum(sorted(known, reverse=True)[:3]) / total  # NULLs sort after every number
+    share = seqsum(sorted(known, reverse=True)[:3]) / total  # NULLs sort after every number
     return 0.0 if math.isnan(share) else share
 
 
-def _top_share(domains: tuple[Any, ...], sizes: tuple[float, ...]) -> tuple[str, float]:
+def _domain_sums(
+    groups: dict[str, list[int]], categories: Mapping[Any, Any], sizes: tuple[float, ...]
+) -> dict[Any, float]:
+    """Each domain's size sum over its trades in trade order (a market has one domain)."""
+    by_domain: dict[Any, list[list[int]]] = {}
+    for market, idx in groups.items():
+        by_domain.setdefault(categories.get(market, "unknown"), []).append(idx)
+    return {
+        domain: seqsum(_gather(sizes, lists[0] if len(lists) == 1 else sorted(chain(*lists))))
+        for domain, lists in by_domain.items()
+    }
+
+
+def _top_share(per_domain: dict[Any, float]) -> tuple[str, float]:
     """The domain with the largest size sum (ties: first in SQLite's order) and its share.
 
     Domains are grouped as SQLite groups them and taken in its order (str order is code point
     order, i.e. UTF-8 byte order). Raises FeatureError where production's read of the top row
     fails: a top domain that is not TEXT, or a share that is NULL (a NaN size sum).
     """
-    per_domain: dict[Any, float] = defaultdict(float)
-    for domain, size in zip(domains, sizes, strict=True):
-        per_domain[domain] += size
     try:
         names = sorted(per_domain)
     except TypeError:  # several storage classes
@@ -326,7 +407,7 @@ def _top_share(domains: tuple[Any, ...], sizes: tuple[float, ...]) -> tuple[str,
         if volume is not None and (top_volume is None or volume > top_volume):
             top, top_volume = name, volume
     known = [v for v in volumes if v is not None]
-    total = _nan_to_none(sum(known)) if known else 0.0
+    total = _nan_to_none(seqsum(known)) if known else 0.0
     if total is None:
         total = 0.0  # COALESCE(SUM(volume), 0.0) of a NaN sum
     ratio: float | None = 0.0
@@ -339,6 +420,18 @@ def _top_share(domains: tuple[Any, ...], sizes: tuple[float, ...]) -> tuple[str,
     return top, ratio
 
 
-def _max_in_span(timestamps: tuple[float, ...], span: float) -> int:
-    """Most timestamps (sorted) inside any closed interval of length ``span``."""
-    return max(bisect_right(timestamps, ts + span, lo=i) - i for i, ts in enumerate(timestamps))
+def _max_in_span(timestamps: tuple[int, ...], span: int) -> int:
+    """Most timestamps (sorted) inside any closed interval of length ``span``.
+
+    Such an interval can always be moved to end at a timestamp: for each one, count those from
+    ``ts - span`` to it (one pass, the window's start only moves forward).
+    """
+    best = 0
+    start = 0
+    for end, ts in enumerate(timestamps):
+        floor = ts - span
+        while timestamps[start] < floor:
+            start += 1
+        if end - start >= best:
+            best = end - start + 1
+    return best

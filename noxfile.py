@@ -69,6 +69,21 @@ def validate(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def installed(session: nox.Session) -> None:
+    """A non-editable install (pip install .) used from an empty folder: fixture, then validate."""
+    session.install(".")
+    work = Path(session.create_tmp()).resolve() / "installed"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    with session.chdir(work):  # no source tree in sight: data must come from the package
+        session.run("persona-bench", "fixture", "--profile", "tiny", "--out", "tiny.db")
+        session.run(
+            *("persona-bench", "validate", "--profile", "tiny", "--repeat", "1", "--tasks", "2"),
+            *("--cache-dir", str(work / "cache")),
+        )
+
+
+@nox.session(default=False)
 def classify(session: nox.Session) -> None:
     """Classify a database: nox -s classify -- --db PATH [--now EPOCH] [--json]."""
     if not session.posargs:

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.fixture import ensure_fixture
+from fixtures.generator import ensure_fixture
+from persona_bench.kernel.sqlitefile import connect_ro
 
 
 @pytest.fixture(scope="session")
 def prod_db() -> tuple[Path, int]:
     """The cached prod fixture (generated on first use) and its reference now."""
     path = ensure_fixture("prod")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = connect_ro(path)
     (now,) = conn.execute("SELECT value FROM persona_bench_meta WHERE key = 'now'").fetchone()
     conn.close()
     return path, int(now)

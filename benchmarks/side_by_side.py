@@ -1,6 +1,6 @@
 """Whole runs side by side, interleaved, each on a fresh copy, measured from outside.
 
-    python benchmarks/side_by_side.py --db fixtures/cache/prod-seed1-scale1.0-v3.db \\
+    python benchmarks/side_by_side.py --db ~/.cache/persona-bench/prod-seed1-scale1.0-v3.db \\
         --work /some/scratch/folder --rounds 3 --tasks 0,2,4 \\
         [--other "production=/path/to/persona-job --db {db} --now {now} --config {config} \\
                   --parallel false"]
@@ -20,7 +20,6 @@ import argparse
 import os
 import shlex
 import shutil
-import sqlite3
 import statistics
 import sys
 from pathlib import Path
@@ -28,7 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fixtures import DEFAULT_CONFIG  # noqa: E402
 from harness.measure import run_measured  # noqa: E402
+from persona_bench.kernel.sqlitefile import connect_ro  # noqa: E402
 
 
 def _fresh_copy(src: Path, dst: Path) -> None:
@@ -46,13 +47,13 @@ def main() -> int:
     parser.add_argument("--work", required=True, type=Path, help="folder for the copies")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tasks", default="0,2", help="our task counts (0 = serial)")
-    parser.add_argument("--config", type=Path, default=ROOT / "fixtures/config/default.toml")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     parser.add_argument("--now", type=int, help="default: the fixture's persona_bench_meta now")
     parser.add_argument("--other", action="append", default=[], help="LABEL=COMMAND TEMPLATE")
     args = parser.parse_args()
     now = args.now
     if now is None:
-        conn = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
+        conn = connect_ro(args.db)
         (now,) = conn.execute("SELECT value FROM persona_bench_meta WHERE key = 'now'").fetchone()
         conn.close()
     args.work.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.fixture import generate
+from fixtures.generator import generate
 
 
 def _fresh(folder: Path, profile: str) -> Callable[[], tuple[tuple[Any, ...], dict[str, Any]]]:

@@ -11,7 +11,7 @@ Options, all environment variables:
 - ``PERSONA_BENCH_SCALING_TASKS``: task counts, default ``0,2`` (serial and the best count on
   2 cores, as the prod benchmarks show).
 - ``PERSONA_BENCH_SCALING_DIR``: where the fixtures are generated and copied (default: the
-  fixture cache, ``fixtures/cache``).
+  fixture cache, ``fixtures.generator.default_cache_dir()``).
 - ``PERSONA_BENCH_SCALING_ROUNDS``: rounds per benchmark (default 1).
 
 Each round runs ``persona-bench classify`` as a child process measured from outside
@@ -25,15 +25,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.fixture import DEFAULT_CACHE, ensure_fixture
+from fixtures.generator import default_cache_dir, ensure_fixture
 from harness.measure import run_measured
+from persona_bench.kernel.sqlitefile import connect_ro
 
 
 def _numbers(name: str, default: str, kind: type = int) -> list[Any]:
@@ -44,7 +44,7 @@ def _numbers(name: str, default: str, kind: type = int) -> list[Any]:
 SCALES = _numbers("PERSONA_BENCH_SCALES", "", float)
 TASKS = _numbers("PERSONA_BENCH_SCALING_TASKS", "0,2")
 ROUNDS = int(os.environ.get("PERSONA_BENCH_SCALING_ROUNDS", "1"))
-FOLDER = Path(os.environ.get("PERSONA_BENCH_SCALING_DIR", str(DEFAULT_CACHE)))
+FOLDER = Path(os.environ.get("PERSONA_BENCH_SCALING_DIR", str(default_cache_dir())))
 
 pytestmark = pytest.mark.skipif(
     not SCALES, reason="opt-in: set PERSONA_BENCH_SCALES (e.g. 1,2,5,10)"
@@ -57,7 +57,7 @@ def stress_dbs() -> dict[float, tuple[Path, int]]:
     out = {}
     for scale in SCALES:
         path = ensure_fixture("stress", scale=scale, cache_dir=FOLDER)
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = connect_ro(path)
         (now,) = conn.execute("SELECT value FROM persona_bench_meta WHERE key = 'now'").fetchone()
         conn.close()
         out[scale] = (path, int(now))

@@ -8,15 +8,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from classifier.config import PersonaConfig
+from classifier.features import Features
 from classifier.stage1 import Stage1Outcome
 from classifier.stage2 import classify
 from classifier.store import ChunkWrites
 
-if TYPE_CHECKING:
-    from classifier.executor import WalletResult
+
+class FeatureResult(Protocol):
+    """What ``chunk_rows`` reads of one wallet's feature step (``executor.WalletResult``).
+
+    A protocol rather than an import: the executor imports this module, so importing its class
+    back would make the two modules import each other.
+    """
+
+    @property
+    def features(self) -> Features | None: ...
+
+    @property
+    def error(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +42,7 @@ class ChunkRows:
 
 def chunk_rows(
     outcomes: Sequence[Stage1Outcome],
-    results: Mapping[str, WalletResult],
+    results: Mapping[str, FeatureResult],
     cfg: PersonaConfig,
     ts: str,
 ) -> ChunkRows:

@@ -16,8 +16,8 @@ from classifier import gcpolicy, pipeline
 from classifier.config import BACKENDS, load_config
 from classifier.dask_backend import CONNECT_TIMEOUT_S
 from classifier.pipeline import COUNTERS, RunOptions
-from persona_bench.argtypes import epoch, integer, seconds
-from persona_bench.errors import EXIT_OK, UserError
+from persona_bench.kernel.argtypes import epoch, integer, seconds
+from persona_bench.kernel.errors import EXIT_OK, UserError
 
 HELP = "run the persona classification job on a database (serial or parallel)"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from persona_bench.errors import UserError
+from persona_bench.kernel.errors import UserError
 
 BACKENDS = ("process", "thread")
 

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, Future
 from typing import Any
 
-from persona_bench.errors import UserError
+from persona_bench.kernel.errors import UserError
 
 EXTRA = "pip install 'persona-bench[dask]'"
 CONNECT_TIMEOUT_S = 10.0  # classify --connect-timeout: connecting, and waiting for a first worker

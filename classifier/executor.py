@@ -37,7 +37,7 @@ from classifier.stage1 import stage1
 from classifier.worker_snapshot import SnapshotIdentity
 
 # multiprocessing and concurrent.futures.process are imported where a process pool is made:
-# the serial path never needs them (about 0.03-0.1 s of every serial run's start-up).
+# the serial path never needs them, and importing them is start-up time (docs/design.md).
 # The fork server imports these at start; the guard makes it die with the job.
 FORKSERVER_PRELOAD = ["classifier.executor", "classifier.forkserver_guard"]
 # Process workers run below the writer's priority: with more workers than cores, the writer,
@@ -238,8 +238,8 @@ def make_executor(
         )
     from concurrent.futures import ProcessPoolExecutor
 
-    # forkserver: a fork is ~5 ms (spawn ~30 ms per worker) and no worker inherits the writer's
-    # connection (NOTES-sqlite.md: a forked child kept using an inherited one and lost writes).
+    # forkserver: a fork is cheaper than a spawn (docs/design.md) and no worker inherits the
+    # writer's connection (NOTES-sqlite.md: a forked child using an inherited one loses writes).
     context = _forkserver_context()
     return ProcessPoolExecutor(
         max_workers=tasks, mp_context=context, initializer=init_process_worker, initargs=initargs

@@ -1,11 +1,12 @@
 """One classification run (SPEC section 2): chunks -> Stage 1 -> features -> Stage 2 -> writes.
 
 The writer walks active wallets in byte order, ``chunk_size`` at a time. A chunk is evaluated
-(Stage 1 in one set-based query, then features for its passers only) inline on the serial path,
-or as one job on a pool fed ahead of the writer (bounded) so that workers never wait at chunk
-boundaries; Stage 2 and the writes stay with the writer. Each chunk's
-writes and its ``job_status`` progress row commit in one transaction, in wallet order, whatever
-the path: the output is identical, and ``resume`` continues after the last committed chunk.
+(Stage 1 in one set-based query, then features for its passers only, Stage 2, and the rows it
+writes: ``chunkrows``) inline on the serial path, or as one job on a pool fed ahead of the writer
+(bounded) so that workers never wait at chunk boundaries; only the writes stay with the writer.
+Each chunk's writes and its ``job_status`` progress row commit in one transaction, in wallet
+order, whatever the path: the output is identical, and ``resume`` continues after the last
+committed chunk.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ from classifier.executor import (
 from classifier.resume import plan as resume_plan
 from classifier.runlock import RunLock
 from classifier.worker_snapshot import SnapshotIdentity
-from persona_bench import __version__
-from persona_bench.argtypes import MAX_NOW
-from persona_bench.errors import UserError
+from persona_bench.kernel import __version__
+from persona_bench.kernel.argtypes import MAX_NOW
+from persona_bench.kernel.errors import UserError
 
 log = logging.getLogger("classifier")
 

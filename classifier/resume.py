@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from persona_bench.errors import UserError
+from persona_bench.kernel.errors import UserError
 
 
 class ResumeError(UserError):

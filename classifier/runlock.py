@@ -19,7 +19,7 @@ import socket
 import time
 from pathlib import Path
 
-from persona_bench.errors import UserError
+from persona_bench.kernel.errors import UserError
 
 
 class RunLockedError(UserError):

@@ -18,8 +18,8 @@ from urllib.parse import quote
 from classifier.features import WalletInputs, trades_from_rows
 from classifier.sqlmath import describe
 from classifier.stage1 import WalletSummary
-from persona_bench.errors import UserError
-from persona_bench.sqlitefile import check_sqlite_file
+from persona_bench.kernel.errors import UserError
+from persona_bench.kernel.sqlitefile import check_sqlite_file
 
 JOB_NAME = "persona_classification"
 # WAL pages the writer lets accumulate before it checkpoints at a commit (SQLite's default is
@@ -323,8 +323,8 @@ def has_ready_wallet(conn: sqlite3.Connection, min_trades: int, first_before: in
     """Readiness gate: some active wallet has ``min_trades`` trades and an old enough first one.
 
     ``MIN`` as SQLite orders values (a text timestamp sorts above every number). Correlated per
-    wallet on the (proxy_wallet, timestamp) index, so EXISTS stops at the first ready wallet (a
-    GROUP BY over every trade cost 0.2 s of a 3 s run on the prod fixture).
+    wallet on the (proxy_wallet, timestamp) index, so EXISTS stops at the first ready wallet
+    rather than grouping every trade (docs/design.md).
     """
     row = conn.execute(
         """SELECT EXISTS (
@@ -345,8 +345,8 @@ _DAYS_SINCE = (
 )
 # Per wallet of the chunk, on the (proxy_wallet, timestamp) index: MIN and MAX are one index seek
 # each (SQLite's min/max optimisation, same ordering and NULL handling as the aggregates), and
-# the count stops at :cap rows. A GROUP BY over every trade of the chunk's wallets cost 0.3 s of
-# CPU on the prod fixture; this costs about 0.07 s.
+# the count stops at :cap rows: no pass over every trade of the chunk's wallets, as a GROUP BY
+# would make (docs/design.md).
 _EDGE = "(SELECT {agg}(timestamp) FROM trades_raw t WHERE t.proxy_wallet = j.value)"
 _STAGE1 = f"""SELECT j.value,
         (SELECT COUNT(*) FROM (SELECT 1 FROM trades_raw t WHERE t.proxy_wallet = j.value

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from classifier import store
 from classifier.store import DatabaseError
-from persona_bench.sqlitefile import check_sqlite_file, sha256_file
+from persona_bench.kernel.sqlitefile import check_sqlite_file, sha256_file
 
 MANIFEST_SUFFIX = ".manifest.json"  # what ``persona-bench snapshot SRC DEST`` writes beside DEST
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import HarnessError
+from persona_bench.kernel.sqlitefile import connect_ro
 
 OUTPUT_TABLES = ("wallet_personas", "wallet_exclusions", "wallet_persona_traits", "job_status")
 DEFAULT_EXAMPLES = 3
@@ -176,9 +177,8 @@ def read_tables(path: Path, tables: Sequence[str], ignore: Sequence[str]) -> dic
     for item in ignore:
         table, _, column = item.partition(".")
         by_table.setdefault(table, []).append(column)
-    uri = Path(path).resolve().as_uri() + "?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        conn = connect_ro(path, isolation_level=None)
     except sqlite3.Error as exc:
         raise HarnessError(f"cannot open {path}: {exc}") from None
     try:

@@ -6,8 +6,8 @@ input table, a dropped or created table, index or view, another table's schema, 
 ``sqlite_sequence`` entry) makes the run red, with the table named. A table the operator has the
 harness compare (``--table``) counts as an output.
 
-How, cheaply (streaming the 1.4 M trades of ``prod`` through Python costs ~20 s a run; ``ATTACH``
-and ``EXCEPT`` sorts both sides; this costs about one read of both files, ~1 s a run on ``prod``):
+How, cheaply (streaming every input row through Python is slow, and ``ATTACH`` with ``EXCEPT``
+sorts both sides; this costs about one read of both files: docs/design.md has the figures):
 
 1. Once per validation, on the snapshot: its schema (``sqlite_master`` less the outputs' objects),
    its other ``sqlite_sequence`` entries, and which page belongs to which input table (SQLite's
@@ -40,6 +40,7 @@ from typing import Any
 from harness import HarnessError
 from harness.compare import OUTPUT_TABLES
 from harness.results import Run
+from persona_bench.kernel.sqlitefile import connect_ro
 
 CHUNK_PAGES = 256  # pages compared per read (1 MiB at 4 KiB pages)
 SEQUENCE = "sqlite_sequence"
@@ -95,8 +96,7 @@ class Check:
 
 
 def _connect(path: Path, *, frozen: bool) -> sqlite3.Connection:
-    suffix = "?mode=ro&immutable=1" if frozen else "?mode=ro"
-    return sqlite3.connect(path.resolve().as_uri() + suffix, uri=True, isolation_level=None)
+    return connect_ro(path, immutable=frozen, isolation_level=None)
 
 
 def _schema(conn: sqlite3.Connection, outputs: Collection[str]) -> dict[str, SchemaObject]:

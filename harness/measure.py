@@ -382,8 +382,8 @@ def run_measured(
         out_path, err_path = Path(tmp, "stdout"), Path(tmp, "stderr")
         with out_path.open("wb") as out, err_path.open("wb") as err:
             subreaper = _set_subreaper(True)
-            # the sampler thread may hold the GIL when the child exits; with CPython's default
-            # 5 ms switch interval that delayed the waiting thread's clock by several ms
+            # the sampler thread may hold the GIL when the child exits; CPython's default 5 ms
+            # switch interval would delay the waiting thread's clock by up to that much
             switch = sys.getswitchinterval()
             sys.setswitchinterval(min(switch, SWITCH_INTERVAL_S))
             try:

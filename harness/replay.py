@@ -36,7 +36,7 @@ from harness import HarnessError, inputs
 from harness.compare import TableData, compare_tables, read_tables
 from harness.measure import Measurement, run_measured
 from harness.results import Run
-from persona_bench.errors import EXIT_BAD_INPUT
+from persona_bench.kernel.errors import EXIT_BAD_INPUT
 
 PLACEHOLDERS = ("db", "tasks", "config", "now", "backend", "scheduler", "snapshot")
 DEFAULT_SERIAL = "persona-bench classify --db {db} --serial --now {now} --json"

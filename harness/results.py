@@ -31,13 +31,13 @@ import psutil
 from harness import HarnessError
 from harness.atomic import write_text
 from harness.compare import wall_clock_only
-from persona_bench import __version__
+from persona_bench.kernel import __version__
 
 SCHEMA_NAME = "persona-bench.validate"
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # 1: before the CPU source, sampler cost and harness cost fields
 KIND = SCHEMA_NAME  # the JSON key is "kind"
-REPO = Path(__file__).resolve().parents[1]
+CHECKOUT = Path(__file__).resolve().parents[1]  # a git checkout when run from one (not installed)
 MAX_MISMATCHES = 20  # runs listed in verdict.mismatches; every run keeps its own diff
 
 
@@ -373,8 +373,14 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def git_state(repo: Path = REPO) -> tuple[str | None, bool | None]:
-    """(commit, has local changes) of the harness's own checkout; (None, None) outside git."""
+def git_state(repo: Path = CHECKOUT) -> tuple[str | None, bool | None]:
+    """(commit, has local changes) of the harness's own checkout; (None, None) outside git.
+
+    An installed package is not a checkout: its folder has no ``.git``, and git must not answer
+    for a repository that merely encloses it (a venv inside some other project).
+    """
+    if not (repo / ".git").exists():
+        return None, None
     try:
         head = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "HEAD"],

@@ -110,9 +110,9 @@ def _slowed(db: Path, root: Path, honest: dict[str, Any]) -> tuple[Any, bool]:
     flagged" mean the gate is broken; when the slowed validation's own noise outgrew the
     slowdown, it is repeated with a larger sleep (at most SLOW_ATTEMPTS times).
     """
-    from harness.analysis import analyse
-    from harness.baseline import compare_results
     from harness.canary import SLOW_ENV
+    from harness.reporting.analysis import analyse
+    from harness.reporting.baseline import compare_results
 
     threshold = 0.10  # compare_results' default, the one used below
     old = analyse(honest)
@@ -138,8 +138,8 @@ def _slowed(db: Path, root: Path, honest: dict[str, Any]) -> tuple[Any, bool]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.baseline import render_comparison
-    from harness.fixture import generate
+    from fixtures.generator import generate
+    from harness.reporting.baseline import render_comparison
 
     with tempfile.TemporaryDirectory(prefix="persona-selftest-") as tmp:
         root = args.keep or Path(tmp)

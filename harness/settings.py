@@ -137,7 +137,7 @@ class ValidateSettings:
             "control": control.name,
             "candidate": candidate.name if candidate else None,
             "roles": self.roles.sentence(),
-            # the control's templates, as before: what the serial and parallel runs executed
+            # the control's templates: what the serial and parallel runs executed
             "serial_cmd": roles["control"]["serial_cmd"],
             "parallel_cmd": roles["control"]["parallel_cmd"],
             "targets": [t.to_dict() for t in self.targets],

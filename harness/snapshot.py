@@ -29,10 +29,10 @@ from pathlib import Path
 
 from harness import HarnessError
 from harness.atomic import write_text
-from persona_bench.argtypes import seconds
-from persona_bench.errors import disk_full
-from persona_bench.sqlitefile import check_sqlite_file as check_file
-from persona_bench.sqlitefile import sha256_file
+from persona_bench.kernel.argtypes import seconds
+from persona_bench.kernel.errors import disk_full
+from persona_bench.kernel.sqlitefile import check_sqlite_file as check_file
+from persona_bench.kernel.sqlitefile import connect_ro, sha256_file
 
 HELP = "Copy a live SQLite database (read-only, online backup) into a verified snapshot."
 
@@ -87,8 +87,7 @@ def check_sqlite_file(path: Path) -> int:
 
 def _connect_ro(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
     """A read-only connection that can never create, write or checkpoint the file."""
-    uri = path.resolve().as_uri() + "?mode=ro"
-    return sqlite3.connect(uri, uri=True, timeout=busy_timeout_s, isolation_level=None)
+    return connect_ro(path, timeout=busy_timeout_s, isolation_level=None)
 
 
 def _sqlite_message(exc: sqlite3.Error) -> str:

@@ -13,9 +13,9 @@ set), so a reviewed file can name a binary whose path differs per machine; ``{db
 are the per-run placeholders of ``harness.replay``.
 
 A target with only a serial command cannot answer "does its parallel path write its serial path's
-rows": nothing silently fills in the other half (once, the reference classifier did, and the
-verdict compared two implementations without saying so). It can still take a role that runs only
-its serial path, when the roles are explicit: ``--control NAME`` / ``--candidate NAME``.
+rows": nothing silently fills in the other half (filling it with the reference classifier would
+make the verdict compare two implementations without saying so). It can still take a role that
+runs only its serial path, when the roles are explicit: ``--control NAME`` / ``--candidate NAME``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """``persona-bench validate``: snapshot, replay every configuration, compare, measure, report.
 
-Steps: (1) the source (``--db``, or a ``--profile`` fixture, ``prod`` by default, generated once and
-cached under ``fixtures/cache/``) is snapshotted read-only into a verified copy; (2) the runs of the
-plan (``harness.replay``) each get a fresh copy of it and one fixed ``now``; (3) each is measured
-from outside and its output tables compared with the reference run's; (4) ``results.json`` is
-written to the output folder (always, before any non-zero exit), then one analysis of it
-(``harness.analysis``) is shown on the console, written as ``report.md`` and, with
-``--baseline``, compared with the baseline's.
+Steps: (1) the source (``--db``, or a ``--profile`` fixture, ``prod`` by default, generated once
+and cached in ``--cache-dir``, by default the user's cache folder: ``fixtures.generator``) is
+snapshotted read-only into a verified copy; (2) the runs of the plan (``harness.replay``) each
+get a fresh copy of it and one fixed ``now``; (3) each is measured from outside and its output
+tables compared with the reference run's; (4) ``results.json`` is written to the output folder
+(always, before any non-zero exit), then one analysis of it (``harness.reporting.analysis``) is
+shown on the console, written as ``report.md`` and, with ``--baseline``, compared with the
+baseline's.
 
 Exit codes: 0 every run completed and is identical; 1 a mismatch, a failed run (one that changed
 an input table included) or (with ``--baseline``) a regression; 2 bad input (a folder in use by
@@ -25,18 +26,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from harness import HarnessError, inputs
-from harness.analysis import Analysis, analyse
-from harness.console import Progress, summary_table
 from harness.replay import Replay, RunSpec, parse_template, plan, replay_all
+from harness.reporting.analysis import Analysis, analyse
+from harness.reporting.console import Progress, summary_table
 from harness.results import Results, Run, build_results, read_results, write_results
 from harness.settings import ValidateSettings, from_args, table_column, task_list
 from harness.snapshot import DEFAULT_BUSY_TIMEOUT_S, Manifest, add_check_argument, take_snapshot
 from harness.workdir import claimed, default_out, signal_name, stop_signals_interrupt
-from persona_bench.argtypes import epoch, integer, seconds
+from persona_bench.kernel.argtypes import epoch, integer, seconds
+from persona_bench.kernel.sqlitefile import connect_ro
 
 HELP = "Snapshot a database, replay serial and parallel runs on copies, prove identical output."
-REPO = Path(__file__).resolve().parents[1]
-FIXTURE_CACHE = REPO / "fixtures" / "cache"
 DEFAULT_PROFILE = "prod"
 
 
@@ -45,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--db", type=Path, help="the source database (opened read-only)")
     source.add_argument("--profile", help=f"a fixture profile (default: {DEFAULT_PROFILE})")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="where --profile fixtures are cached (default $PERSONA_BENCH_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/persona-bench or ~/.cache/persona-bench)",
+    )
     parser.add_argument("--config", type=Path, help="the job's TOML config, passed as {config}")
     parser.add_argument("--tasks", type=task_list, help="task counts to try (default 4,8,12,16)")
     parser.add_argument("--repeat", type=integer(1), help="rounds (default 5: a claim needs 5)")
@@ -108,21 +115,21 @@ def _source(args: argparse.Namespace, progress: Progress) -> tuple[Path, str]:
     if args.db is not None:
         return args.db, args.db.stem
     profile = args.profile or DEFAULT_PROFILE
-    if importlib.util.find_spec("harness.fixture") is None:
-        raise HarnessError("fixture profiles need harness.fixture; give --db PATH instead")
+    if importlib.util.find_spec("fixtures.generator") is None:
+        raise HarnessError("fixture profiles need fixtures.generator; give --db PATH instead")
     # imported by name only when a profile is used: the fixture generator is another module's job
-    ensure_fixture = importlib.import_module("harness.fixture").ensure_fixture
+    ensure_fixture = importlib.import_module("fixtures.generator").ensure_fixture
 
     started = time.monotonic()
     progress.note(f"fixture {profile}: generating or reusing the cached database ...")
-    path = Path(ensure_fixture(profile, seed=1, scale=None, cache_dir=FIXTURE_CACHE))
+    path = Path(ensure_fixture(profile, seed=1, scale=None, cache_dir=args.cache_dir))
     progress.note(f"fixture {profile}: {path} ({time.monotonic() - started:.1f} s)")
     return path, profile
 
 
 def _meta_now(snapshot: Path) -> int | None:
     """The fixture's reference time (``persona_bench_meta.now``) when the database has one."""
-    conn = sqlite3.connect(snapshot.resolve().as_uri() + "?mode=ro", uri=True)
+    conn = connect_ro(snapshot)
     try:
         row = conn.execute("SELECT value FROM persona_bench_meta WHERE key = 'now'").fetchone()
     except sqlite3.OperationalError:
@@ -137,7 +144,7 @@ def _meta_now(snapshot: Path) -> int | None:
 
 def _check_ignored(settings: ValidateSettings, snapshot: Path) -> None:
     """An ignored column that does not exist is a typo: refuse it (when its table exists)."""
-    conn = sqlite3.connect(snapshot.resolve().as_uri() + "?mode=ro", uri=True)
+    conn = connect_ro(snapshot)
     try:
         for item in settings.ignore_columns:
             table, _, column = item.partition(".")
@@ -150,8 +157,8 @@ def _check_ignored(settings: ValidateSettings, snapshot: Path) -> None:
 
 def _report(a: Analysis, out: Path, baseline: Results | None) -> tuple[bool, list[str]]:
     """Render report.md and the baseline comparison of ``a``; (regressed, lines to print)."""
-    from harness.baseline import compare_results, render_comparison
-    from harness.report import render_report
+    from harness.reporting.baseline import compare_results, render_comparison
+    from harness.reporting.report import render_report
 
     lines: list[str] = []
     comparison = None

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import FrameType
 
 from harness import HarnessError
-from persona_bench.errors import Interrupted
+from persona_bench.kernel.errors import Interrupted
 
 WORK = ".work"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)

@@ -1,12 +1,12 @@
-"""persona-bench: the command line that ties the classifier and the harness together.
+"""persona-bench: the command line that ties the classifier, the harness and the fixtures together.
 
 ``classifier/`` is the job (a reference implementation of the production persona
-classification); ``harness/`` validates any build of that job by running it as a command.
-This package only holds what both share: the version, the user-error type and ``main``.
+classification); ``harness/`` validates any build of that job by running it as a command;
+``fixtures/`` writes production-shaped databases. ``persona_bench.cli`` parses the command line
+and dispatches to them; ``persona_bench.kernel`` holds what they all share (errors, SQLite file
+checks, argument types, the version).
 """
 
-from persona_bench.errors import EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK, UserError
+from persona_bench.kernel import __version__
 
-__version__ = "0.1.0"
-
-__all__ = ["EXIT_BAD_INPUT", "EXIT_MISMATCH", "EXIT_OK", "UserError", "__version__"]
+__all__ = ["__version__"]

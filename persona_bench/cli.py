@@ -3,8 +3,7 @@
 Each subcommand lives in the module that owns it, which provides ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``. This module only wires them up and turns a
 ``UserError`` into one line on stderr and its exit code. Only the module of the subcommand being
-run is imported: ``classify`` must not pay for the harness (importing it cost ~0.1 s of every
-classify run).
+run is imported: ``classify`` must not pay for importing the harness (docs/design.md).
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from persona_bench import __version__
-from persona_bench.errors import (
+from persona_bench.kernel import __version__
+from persona_bench.kernel.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     Interrupted,
@@ -32,9 +31,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "classifier.cli",
         "run the persona classification job on a database (serial or parallel)",
     ),
-    "report": ("harness.report", "Re-render report.md and its plots from a validate results.json."),
+    "report": (
+        "harness.reporting.report",
+        "Re-render report.md and its plots from a validate results.json.",
+    ),
     "compare": (
-        "harness.baseline",
+        "harness.reporting.baseline",
         "Compare two validate results.json; exit 1 when a configuration regressed.",
     ),
     "snapshot": (
@@ -42,7 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Copy a live SQLite database (read-only, online backup) into a verified snapshot.",
     ),
     "fixture": (
-        "harness.fixture",
+        "fixtures.generator",
         "Write a deterministic production-shaped database (profiles: tiny, prod, stress).",
     ),
     "validate": (

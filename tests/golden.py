@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-GOLDEN_DIR = ROOT / "fixtures" / "golden"
-SCHEMA = ROOT / "harness" / "schema.sql"
-DEFAULT_CONFIG = ROOT / "fixtures" / "config" / "default.toml"
+from fixtures import DEFAULT_CONFIG, GOLDEN
+from persona_bench.kernel.sqlitefile import connect_ro
+from tests.helpers import new_db
+
+GOLDEN_DIR = GOLDEN
 
 INPUT_TABLES = (
     "wallets",
@@ -131,10 +132,8 @@ def format_ts(unix: int) -> str:
 
 def build_db(case: GoldenCase, path: Path) -> None:
     """Create the case's database at `path`: production schema, WAL mode, the case's rows."""
-    conn = sqlite3.connect(path)
+    conn = new_db(path)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(SCHEMA.read_text(encoding="utf-8"))
         with conn:
             for table, rows in case.tables.items():
                 for row in rows:
@@ -187,7 +186,7 @@ def write_config(case: GoldenCase, path: Path) -> None:
 
 def read_table(db: Path, table: str) -> list[dict[str, Any]]:
     """Every row of `table`, in id order (`job_status` by job name)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn = connect_ro(db)
     try:
         conn.row_factory = sqlite3.Row
         order = "job_name" if table == "job_status" else "id"

@@ -1,22 +1,21 @@
-"""Small real databases for the harness tests, built from harness/schema.sql in WAL mode."""
+"""Small real databases and the toy job's command template, for the harness tests."""
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import sys
 from pathlib import Path
 
-SCHEMA = Path(__file__).resolve().parents[1] / "harness" / "schema.sql"
+from harness import canary
+from tests.helpers import new_db
+
 TOY_JOB = Path(__file__).resolve().parent / "targets" / "toy_job.py"
 NOW = 1_767_225_600  # 2026-01-01 00:00:00 UTC
 
 
 def make_db(path: Path, *, wallets: int = 200, trades_per_wallet: int = 5) -> Path:
     """A production-shaped database with ``wallets`` wallets and a few trades each, in WAL mode."""
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(SCHEMA.read_text())
+    conn = new_db(path)
     with conn:
         conn.executemany(
             "INSERT INTO wallets (proxy_wallet, discovered_from, discovered_at, is_active) "
@@ -45,8 +44,15 @@ def make_db(path: Path, *, wallets: int = 200, trades_per_wallet: int = 5) -> Pa
 
 
 def toy_template(mode: str = "deterministic", *extra: str) -> str:
-    """A command template that runs the stand-alone toy job with ``mode``."""
+    """A command template that runs the stand-alone toy job with ``mode``.
+
+    A mode of ``harness.canary`` (but ``slow``) runs the honest toy job wrapped by the canary,
+    which breaks what it wrote; the toy job's own modes change how it behaves as a process.
+    """
     parts = [sys.executable, str(TOY_JOB), "--db", "{db}", "--tasks", "{tasks}", "--now", "{now}"]
+    if mode in canary.MODES and mode != "slow":
+        wrapper = [sys.executable, "-m", "harness.canary", mode, "--"]
+        return " ".join([*wrapper, *parts, *extra])
     return " ".join([*parts, "--mode", mode, *extra])
 
 

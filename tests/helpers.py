@@ -1,4 +1,11 @@
-"""Small helpers for the classifier's tests: build a production-shaped database, read outputs."""
+"""Shared test helpers: the one database builder (``new_db``), small row builders, output readers.
+
+Every test database starts in ``new_db``: production's schema (``fixtures/schema.sql``, the
+generator's) in WAL mode. The row designs differ by purpose (``build_db``: the rows a test
+names; ``bulk_db``: many random wallets; ``tests.harness_support.make_db``: a small regular
+shape for the harness; ``tests.oracle.random_db``: SPEC's edge cases; ``tests.golden``: a case
+file), but none creates a schema of its own.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +17,29 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = (ROOT / "harness" / "schema.sql").read_text()
-DEFAULT_CONFIG = ROOT / "fixtures" / "config" / "default.toml"
+from fixtures import DEFAULT_CONFIG as DEFAULT_CONFIG  # re-exported for the tests
+from fixtures import SCHEMA
+from persona_bench.kernel.sqlitefile import connect_ro
+
 OUTPUT_TABLES = ("wallet_personas", "wallet_exclusions", "wallet_persona_traits", "job_status")
 NOW = 1_780_000_000  # 2026-05-28 20:26:40 UTC
 DAY = 86_400
 
 
+def new_db(path: Path, **connect: Any) -> sqlite3.Connection:
+    """A new database at ``path`` with production's schema, in WAL mode; its open connection.
+
+    ``connect``: keyword arguments of ``sqlite3.connect`` (``isolation_level`` ...).
+    """
+    conn = sqlite3.connect(path, **connect)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.executescript(SCHEMA.read_text())
+    return conn
+
+
 def build_db(path: Path, tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> Path:
     """A WAL database with production's schema and the given rows (missing NOT NULLs filled)."""
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.executescript(SCHEMA)
+    conn = new_db(path)
     fillers = {
         "wallets": {"discovered_from": "test", "discovered_at": "2025-01-01 00:00:00"},
         "markets": {"title": "a market"},
@@ -71,7 +88,7 @@ def history(
 
 def dump_outputs(path: Path, ignore_duration: bool = True) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the four output tables, in key order (ids included)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = connect_ro(path)
     out = {}
     for table in OUTPUT_TABLES:
         cur = conn.execute(f"SELECT * FROM {table} ORDER BY 1")
@@ -88,7 +105,7 @@ def dump_outputs(path: Path, ignore_duration: bool = True) -> dict[str, list[tup
 
 
 def job_meta(path: Path) -> dict[str, Any]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = connect_ro(path)
     (meta,) = conn.execute(
         "SELECT metadata FROM job_status WHERE job_name = 'persona_classification'"
     ).fetchone()
@@ -117,9 +134,7 @@ def bulk_db(path: Path, *, wallets: int = 600, trades_per_active: int = 120, see
     import random
 
     rng = random.Random(seed)
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.executescript(SCHEMA)
+    conn = new_db(path)
     conn.executemany(
         "INSERT INTO markets (condition_id, title, category) VALUES (?, 't', ?)",
         [(f"c{i:03d}", ("Sports", "Politics", "Crypto", None)[i % 4]) for i in range(80)],

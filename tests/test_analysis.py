@@ -1,4 +1,4 @@
-"""Statistics of a validation (harness.analysis) on hand-made results with known numbers."""
+"""Statistics of a validation (reporting.analysis) on hand-made results with known numbers."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from harness.analysis import analyse
+from harness.reporting.analysis import analyse
 from harness.results import ResultsError
-from harness.synthetic import synthetic_results
-from persona_bench.errors import EXIT_BAD_INPUT
+from persona_bench.kernel.errors import EXIT_BAD_INPUT
+from tests.synthetic import synthetic_results
 
 # serial A/A pairs 1% apart in every round: the noise floor is 1%; 5 rounds, the fewest with
 # which the sign-flip test can support a claim

@@ -1,4 +1,4 @@
-"""The baseline gate (harness.baseline): regressions beyond threshold and noise, other machines."""
+"""The baseline gate (reporting.baseline): regressions beyond threshold and noise, other hosts."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from harness import baseline
-from harness.baseline import OtherMachineError, render_comparison
-from harness.baseline import compare_results as _compare
+from harness.reporting import baseline
+from harness.reporting.baseline import OtherMachineError, render_comparison
+from harness.reporting.baseline import compare_results as _compare
 from harness.results import ResultsError
-from harness.synthetic import synthetic_results
-from persona_bench.errors import EXIT_BAD_INPUT, EXIT_MISMATCH
+from persona_bench.kernel.errors import EXIT_BAD_INPUT, EXIT_MISMATCH
+from tests.synthetic import synthetic_results
 
 SERIAL = [(20.0, 20.2), (20.1, 20.0), (19.9, 20.1)]  # about 1% A/A noise
 TASKS4 = [11.0, 11.1, 10.9]

@@ -1,6 +1,6 @@
 """Claims about speed hold statistically: the four cases of issue 13, on synthetic results.
 
-Synthetic results (``harness.synthetic``) fix every wall, so each case's answer is known; the
+Synthetic results (``tests.synthetic``) fix every wall, so each case's answer is known; the
 console summary and the report are rendered from the same analysis and must agree.
 """
 
@@ -12,18 +12,18 @@ from typing import Any
 
 import pytest
 
-from harness import report
-from harness.analysis import analyse
-from harness.baseline import compare_results, render_comparison
-from harness.console import summary_table
-from harness.stats import (
+from harness.reporting import report
+from harness.reporting.analysis import analyse
+from harness.reporting.baseline import compare_results, render_comparison
+from harness.reporting.console import summary_table
+from harness.reporting.stats import (
     sign_flip_min_n,
     sign_flip_p,
     two_sample_can_reach,
     two_sample_min_n,
     two_sample_p,
 )
-from harness.synthetic import synthetic_results
+from tests.synthetic import synthetic_results
 
 
 def _claims(results: dict[str, Any], tmp_path: Path) -> tuple[Any, str, str]:

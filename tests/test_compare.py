@@ -8,9 +8,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from harness_support import make_db
 
 from harness.compare import OUTPUT_TABLES, compare_tables, read_tables
+from tests.harness_support import make_db
 
 ROWS = [(f"0x{i:02x}", "NOISE_TRADER", i / 7, 0.5, "2026-01-01 00:00:00.000") for i in range(10)]
 

@@ -1,4 +1,4 @@
-"""Tests for harness.console: the live progress line on a terminal and the summary table."""
+"""harness.reporting.console: the live progress line on a terminal and the summary table."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pty
 import time
 from dataclasses import replace
 
-from harness.analysis import analyse
-from harness.console import Progress, summary_table
 from harness.replay import RunSpec
+from harness.reporting.analysis import analyse
+from harness.reporting.console import Progress, summary_table
 from harness.results import Run
 
 

@@ -25,7 +25,7 @@ import pytest
 
 from classifier import RunOptions, run, worker_snapshot
 from classifier.worker_snapshot import SnapshotMismatch
-from harness.fixture import ensure_fixture, read_meta
+from fixtures.generator import ensure_fixture, read_meta
 from harness.snapshot import manifest_path, take_snapshot
 from tests.dask_faults import StopAtChunk, TamperBeforeFirstChunk
 from tests.helpers import NOW, bulk_db, classify_cli, cli, dump_outputs

@@ -12,13 +12,12 @@ from typing import Any
 
 import pytest
 
-from harness import fixture, profiles
-from harness.archetypes import KNOWN_BOT_ADDRESS
-from harness.fixture import FixtureError, content_hash, ensure_fixture, generate, read_meta
+from fixtures import DEFAULT_CONFIG, generator, profiles
+from fixtures.archetypes import KNOWN_BOT_ADDRESS
+from fixtures.generator import FixtureError, content_hash, ensure_fixture, generate, read_meta
 from persona_bench.cli import main
+from persona_bench.kernel.sqlitefile import connect_ro
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = ROOT / "fixtures" / "config" / "default.toml"
 STAGE1 = {"STAGE1_TOO_YOUNG", "STAGE1_TOO_FEW_TRADES", "STAGE1_INACTIVE"}
 STAGE2 = {
     "NOISE_TRADER", "NEWS_SNIPER", "LIQUIDITY_PROVIDER", "BOT_SWARM_MICRO", "TAIL_RISK_SELLER",
@@ -72,7 +71,7 @@ def _outcomes(copy: Path, summary: dict[str, Any]) -> dict[str, str]:
 
 
 def _labels(db: Path) -> dict[str, str]:
-    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    conn = connect_ro(db)
     labels = dict(conn.execute("SELECT proxy_wallet, expected FROM persona_bench_labels"))
     conn.close()
     return {w: "UNCLASSIFIED" if e == "DORMANT" else e for w, e in labels.items()}
@@ -94,14 +93,14 @@ def test_rows_do_not_depend_on_the_batch_size(
     tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Flushing every 7 rows instead of 10,000 writes the same content."""
-    monkeypatch.setattr(fixture, "BATCH", 7)
+    monkeypatch.setattr(generator, "BATCH", 7)
     small = _make(tmp_path / "small.db", "tiny", 1)
     assert read_meta(small)["content_hash"] == read_meta(tiny)["content_hash"]
 
 
 def test_stored_hash_is_the_hash_of_the_rows(tiny: Path) -> None:
     """The meta content_hash is the hash recomputed from the file's rows."""
-    conn = sqlite3.connect(f"{tiny.resolve().as_uri()}?mode=ro", uri=True)
+    conn = connect_ro(tiny)
     assert content_hash(conn) == read_meta(tiny)["content_hash"]
     conn.close()
 
@@ -123,7 +122,7 @@ def test_output_is_wal_with_meta(tiny: Path) -> None:
     """The file is in WAL mode, fully checkpointed, with every meta key the contract lists."""
     wal = Path(f"{tiny}-wal")  # readers of earlier tests may have created an empty one
     assert not wal.exists() or wal.stat().st_size == 0
-    conn = sqlite3.connect(f"{tiny.resolve().as_uri()}?mode=ro", uri=True)
+    conn = connect_ro(tiny)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
     meta = read_meta(tiny)
@@ -184,7 +183,7 @@ def test_tiny_previous_run_stage1_rows_are_deleted(
         " WHERE e.reason LIKE 'STAGE1_%' AND l.expected NOT LIKE 'STAGE1_%'"
         " AND l.expected != 'DORMANT'"
     )
-    conn = sqlite3.connect(f"{tiny.resolve().as_uri()}?mode=ro", uri=True)
+    conn = connect_ro(tiny)
     before = conn.execute(query).fetchone()[0]
     kept = conn.execute(
         "SELECT count(*) FROM wallet_exclusions WHERE reason = 'STAGE_1_OLD'"
@@ -205,7 +204,7 @@ def test_tiny_previous_run_stage1_rows_are_deleted(
 def test_prod_matches_the_seed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """prod: the seed's state, and a serial run lands within 10% of the seed's counters."""
     db = ensure_fixture("prod")
-    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    conn = connect_ro(db)
     active = conn.execute("SELECT count(*) FROM wallets WHERE is_active = 1").fetchone()[0]
     classified = conn.execute(
         "SELECT count(DISTINCT proxy_wallet) FROM wallet_personas"
@@ -299,7 +298,7 @@ def test_interrupted_generation_leaves_nothing(
         yield from list(profiles.wallets(plan, cat))[:50]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fixture, "wallets", broken)
+    monkeypatch.setattr(generator, "wallets", broken)
     with pytest.raises(KeyboardInterrupt):
         generate(tmp_path / "half.db", "tiny")
     assert list(tmp_path.iterdir()) == []
@@ -336,3 +335,27 @@ def test_prod_plan_counts_add_up() -> None:
     assert active == 17_657
     assert len(plan.classified) == 102
     assert all(plan.archetypes[i] in profiles.PASSING for i in plan.classified)
+
+
+def test_the_cache_is_outside_the_source_tree_unless_asked(monkeypatch, tmp_path: Path) -> None:
+    """PERSONA_BENCH_CACHE_DIR, else an absolute XDG_CACHE_HOME, else ~/.cache: never the tree."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("PERSONA_BENCH_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert generator.default_cache_dir() == tmp_path / "home" / ".cache" / "persona-bench"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # not absolute: ignored, as XDG says
+    assert generator.default_cache_dir() == tmp_path / "home" / ".cache" / "persona-bench"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert generator.default_cache_dir() == tmp_path / "xdg" / "persona-bench"
+    monkeypatch.setenv("PERSONA_BENCH_CACHE_DIR", str(tmp_path / "mine"))
+    assert generator.default_cache_dir() == tmp_path / "mine"
+    assert ensure_fixture("tiny").parent == tmp_path / "mine"
+
+
+def test_validate_takes_its_fixture_from_cache_dir(tmp_path: Path, capsys) -> None:
+    """``validate --profile tiny --cache-dir DIR`` generates (then reuses) the fixture in DIR."""
+    cache = tmp_path / "cache"
+    args = ["validate", "--profile", "tiny", "--repeat", "1", "--tasks", "2", "--cache-dir"]
+    assert main([*args, str(cache), "--out", str(tmp_path / "out")]) == 0
+    assert [p.name for p in cache.glob("*.db")] == ["tiny-seed1-scale1.0-v3.db"]
+    assert str(cache / "tiny-seed1-scale1.0-v3.db") in capsys.readouterr().err

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness_support import NOW, make_db, toy_template
+
+from tests.harness_support import NOW, make_db, toy_template
 
 # run "$@" on a tmpfs mounted at $2 with options $1, then copy what it left there to $3
 SCRIPT = (

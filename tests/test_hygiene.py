@@ -1,11 +1,23 @@
-"""Resource hygiene: every connection closed on every path, the run's writes in the database
-file, a caller's executor left running, and an executor reused across runs giving serial's rows."""
+"""Hygiene of the runs and of the source tree.
+
+Runs: every connection closed on every path, the run's writes in the database file, a caller's
+executor left running, and an executor reused across runs giving serial's rows.
+Source: no module imports in a circle, each package imports only the layers below it, one
+read-only connect, the error hierarchy drawn in ``persona_bench.kernel.errors`` is complete, test
+helpers have one import root, and the built wheel carries the data files the commands read.
+"""
 
 from __future__ import annotations
 
+import ast
+import graphlib
+import importlib
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
+import zipfile
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -172,3 +184,205 @@ def test_an_executor_reused_after_the_file_is_replaced_gives_serial_rows(source,
     finally:
         pool.shutdown()
     assert dump_outputs(db) == want
+
+
+# ---- the source tree ------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("classifier", "fixtures", "harness", "persona_bench")
+# what each layer may import of this project (longest prefix wins); the CLI dispatches by name
+LAYERS = {
+    "persona_bench.kernel": ("persona_bench.kernel",),
+    "classifier": ("classifier", "persona_bench.kernel"),
+    "fixtures": ("fixtures", "persona_bench.kernel"),
+    "harness": ("harness", "fixtures", "persona_bench"),  # selftest runs the CLI in-process
+    "persona_bench": ("persona_bench",),  # the CLI: parses, then imports a command by name
+}
+
+
+def _modules(packages: tuple[str, ...] = PACKAGES) -> dict[str, Path]:
+    """Dotted name -> file, for every module of ``packages`` (a package is its __init__)."""
+    found = {}
+    for package in packages:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Module -> the project modules it imports anywhere in its file (functions and
+    ``TYPE_CHECKING`` blocks included: a circle there is still a circle to a reader)."""
+
+    def known(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets |= {known(alias.name) for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets |= {known(f"{node.module}.{alias.name}") for alias in node.names}
+        graph[module] = {t for t in targets if t is not None and t != module}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One circle of imports (first module repeated at the end), or None."""
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        return list(exc.args[1])
+    return None
+
+
+def test_find_cycle_sees_a_circle_and_only_a_circle():
+    cycle = find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}})
+    assert cycle is not None and set(cycle) == {"a", "b", "c"} and cycle[0] == cycle[-1]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_no_module_imports_in_a_circle():
+    cycle = find_cycle(import_graph(_modules()))
+    assert cycle is None, "modules import each other in a circle: " + " -> ".join(cycle or ())
+
+
+def test_each_package_imports_only_the_layers_below_it():
+    graph = import_graph(_modules())
+    wrong = []
+    for module, targets in sorted(graph.items()):
+        layer = max((k for k in LAYERS if module == k or module.startswith(k + ".")), key=len)
+        allowed = LAYERS[layer]
+        wrong += [
+            f"{module} imports {t}"
+            for t in sorted(targets)
+            if not any(t == a or t.startswith(a + ".") for a in allowed)
+        ]
+    assert wrong == []
+
+
+def _project_classes(base: type) -> list[type]:
+    for module in _modules():
+        # importing the fork server's guard arms a death signal in this process: never import it
+        if module not in ("classifier.forkserver_guard", "persona_bench.__main__"):
+            importlib.import_module(module)
+    found, todo = [], list(base.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.split(".")[0] in PACKAGES:
+            found.append(cls)
+        todo += cls.__subclasses__()
+    return found
+
+
+def test_the_error_hierarchy_drawing_names_every_error_class():
+    """Every subclass of UserError (and of Interrupted) the project defines is in the drawing."""
+    from persona_bench.kernel import errors
+
+    drawn = errors.__doc__ or ""
+    classes = _project_classes(errors.UserError) + _project_classes(errors.Interrupted)
+    assert len(classes) > 10
+    missing = [
+        f"{c.__module__}.{c.__qualname__}"
+        for c in classes
+        if c.__module__ != errors.__name__ and f"{c.__module__}.{c.__qualname__}" not in drawn
+    ]
+    assert missing == []
+
+
+def test_test_helpers_have_one_import_root():
+    """A helper under tests/ is imported as ``tests.NAME``, never by a bare ``NAME`` (which
+    would load its file a second time under another name)."""
+    here = ROOT / "tests"
+    bare = {p.stem for p in here.glob("*.py")} | {p.parent.name for p in here.glob("*/*.py")}
+    bare.discard("__init__")
+    wrong = []
+    for path in sorted([*here.rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            wrong += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in bare]
+    assert wrong == []
+
+
+def _code_strings(path: Path) -> list[str]:
+    """String constants of a file's code (f-string parts included), docstrings left out."""
+    tree = ast.parse(path.read_text())
+    docs = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                docs.add(id(body[0].value))
+    return [
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
+    ]
+
+
+URI_RO = "?mode=ro"
+
+
+def test_one_read_only_connect():
+    """``file:...?mode=ro`` is spelled once, in ``connect_ro``; the stand-alone targets (which
+    import nothing of the project) are the exception."""
+    own = ROOT / "persona_bench" / "kernel" / "sqlitefile.py"
+    paths = [p for d in (*PACKAGES, "tests", "benchmarks") for p in (ROOT / d).rglob("*.py")]
+    spelled = sorted(
+        str(p.relative_to(ROOT))
+        for p in paths
+        if p not in (own, Path(__file__).resolve())
+        and "targets" not in p.parts
+        and any(URI_RO in text for text in _code_strings(p))
+    )
+    assert spelled == []
+    assert any(URI_RO in text for text in _code_strings(own))
+
+
+def test_no_project_module_is_loaded_under_two_names():
+    from tests.conftest import modules_loaded_twice
+
+    assert modules_loaded_twice() == {}
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_schema_the_config_and_the_golden_cases(tmp_path):
+    """``pip install .`` (not editable) must find the generator's schema, the default config and
+    the golden cases inside the package: nothing is read from a source checkout."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    for package in PACKAGES:
+        shutil.copytree(
+            ROOT / package,
+            src / package,
+            ignore=shutil.ignore_patterns("__pycache__", "cache", "*.db*"),
+        )
+    subprocess.run(  # build isolation: the setuptools pyproject.toml asks for
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), "."],
+        cwd=src,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    (wheel,) = tmp_path.glob("persona_bench-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    golden = {f"fixtures/golden/{p.name}" for p in (ROOT / "fixtures" / "golden").glob("*.json")}
+    assert len(golden) > 30
+    expected = {"fixtures/schema.sql", "fixtures/config/default.toml", *golden}
+    assert expected - names == set()
+    modules = {
+        f"{m.replace('.', '/')}{'/__init__' if p.name == '__init__.py' else ''}.py"
+        for m, p in _modules().items()
+    }
+    assert modules - names == set()
+    assert not any(n.startswith("tests/") for n in names)

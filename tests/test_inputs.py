@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness_support import make_db
 
 from harness import inputs
+from tests.harness_support import make_db
 
 Change = Callable[[sqlite3.Connection], None]
 

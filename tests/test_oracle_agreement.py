@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from oracle.compare import diff_outputs
-from oracle.random_db import KNOWN_BOTS_CONFIG, make_random_db
-from oracle.spec_oracle import run_oracle
 
+from fixtures import DEFAULT_CONFIG
 from persona_bench.cli import main
+from tests.oracle.compare import diff_outputs
+from tests.oracle.random_db import KNOWN_BOTS_CONFIG, make_random_db
+from tests.oracle.spec_oracle import run_oracle
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TOML = ROOT / "fixtures" / "config" / "default.toml"
+DEFAULT_TOML = DEFAULT_CONFIG
 NOW = 1767225600 + 12345  # 2026-01-01 03:25:45 UTC: not on a day boundary
 # more seeds for a longer hunt: PERSONA_ORACLE_SEEDS=500 pytest tests/test_oracle_agreement.py
 SEEDS = range(int(os.environ.get("PERSONA_ORACLE_SEEDS", "12")))

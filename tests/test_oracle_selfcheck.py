@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from oracle.oracle_features import compute_features
-from oracle.spec_oracle import format_ts, run_oracle
 
-ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = (ROOT / "harness" / "schema.sql").read_text()
+from tests.helpers import DEFAULT_CONFIG, new_db
+from tests.oracle.oracle_features import compute_features
+from tests.oracle.spec_oracle import format_ts, run_oracle
+
 NOW = 1767225600  # 2026-01-01 00:00:00 UTC
 DAY = 86400
 TS = "2026-01-01 00:00:00.000"
@@ -26,7 +26,7 @@ CUTOFF_TEXT = "2025-07-05 00:00:00"  # NOW - 180 days
 
 
 def _config(**overrides: Any) -> dict[str, Any]:
-    with (ROOT / "fixtures" / "config" / "default.toml").open("rb") as fh:
+    with DEFAULT_CONFIG.open("rb") as fh:
         return {**tomllib.load(fh)["personas"], **overrides}
 
 
@@ -34,9 +34,7 @@ def _db(tmp_path: Path, wallets: list[str], trades: list[tuple], **extra: list[t
     """A WAL database from the production schema; trades are (wallet, market, side, size,
     price, ts); extra: table name -> rows for (proxy_wallet, ...) insert statements below."""
     path = tmp_path / "t.db"
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(SCHEMA)
+    conn = new_db(path)
     for w in wallets:
         active = 0 if w.startswith("off") else 1
         conn.execute(

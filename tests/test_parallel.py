@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from classifier import RunOptions, run
+from persona_bench.kernel.sqlitefile import connect_ro
 from tests.helpers import NOW, bulk_db, dump_outputs
 from tests.oracle.random_db import make_random_db
 
@@ -170,7 +171,7 @@ def _wait_for_a_commit(db: Path, child: subprocess.Popen) -> None:
     import sqlite3
 
     while child.poll() is None:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        conn = connect_ro(db)
         try:
             row = conn.execute(
                 "SELECT metadata FROM job_status WHERE job_name = 'persona_classification'"
@@ -230,7 +231,6 @@ def test_sigkill_of_the_job_leaves_no_process_and_ends_its_pipe(bulk, tmp_path):
 def test_stopped_workers_without_task_timeout_are_caught_by_the_derived_timeout(bulk, tmp_path):
     """Every worker SIGSTOPped once the first chunk committed, no --task-timeout: the default
     hang timeout (derived from the run; its floor lowered here) recomputes and finishes."""
-    import sqlite3
 
     from classifier import PersonaConfig
 
@@ -241,7 +241,7 @@ def test_stopped_workers_without_task_timeout_are_caught_by_the_derived_timeout(
     stopped: list[int] = []
 
     def stop_workers_after_first_commit() -> None:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        conn = connect_ro(db)
         try:
             while True:  # progress, not time: the first chunk's row
                 row = conn.execute("SELECT metadata FROM job_status").fetchone()

@@ -16,7 +16,7 @@ import pytest
 
 from classifier import PersonaConfig, RunOptions, run
 from classifier.store import DatabaseError
-from persona_bench.errors import UserError
+from persona_bench.kernel.errors import UserError
 from tests.helpers import (
     DAY,
     NOW,

@@ -1,4 +1,4 @@
-"""The validation report (harness.report, harness.plots): files written and what they say."""
+"""The validation report (reporting.report, reporting.plots): files written and what they say."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from harness import report
-from harness.baseline import compare_results, render_comparison
-from harness.plots import DPI, SIZE
+from harness.reporting import report
+from harness.reporting.baseline import compare_results, render_comparison
+from harness.reporting.plots import DPI, SIZE
 from harness.results import Results, ResultsError
-from harness.synthetic import synthetic_results
-from persona_bench.errors import EXIT_BAD_INPUT
+from persona_bench.kernel.errors import EXIT_BAD_INPUT
+from tests.synthetic import synthetic_results
 
 PNGS = ("wall.png", "speedup.png", "memory.png", "phases.png")
 STEADY = [(20.0, 20.2)] * 5  # 5 rounds: the fewest with which a gain can be claimed

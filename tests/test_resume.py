@@ -21,6 +21,7 @@ import pytest
 
 from classifier import PersonaConfig, RunOptions, run
 from classifier.resume import ResumeError
+from persona_bench.kernel.sqlitefile import connect_ro
 from tests.helpers import DEFAULT_CONFIG, NOW, bulk_db, classify_cli, dump_outputs, job_meta
 
 CHUNK = 15
@@ -43,7 +44,7 @@ def setup(tmp_path_factory) -> tuple[Path, Path, dict, list[str]]:
     shutil.copyfile(src, ref)
     proc = classify_cli("--db", str(ref), "--now", str(NOW), "--config", str(cfg), "--serial")
     assert proc.returncode == 0, proc.stderr
-    conn = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+    conn = connect_ro(src)
     wallets = [
         r[0]
         for r in conn.execute(
@@ -56,7 +57,7 @@ def setup(tmp_path_factory) -> tuple[Path, Path, dict, list[str]]:
 
 
 def _status(db: Path) -> str | None:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn = connect_ro(db)
     row = conn.execute(
         "SELECT status FROM job_status WHERE job_name = 'persona_classification'"
     ).fetchone()
@@ -76,7 +77,7 @@ def _final(db: Path) -> dict:
             rec["metadata"] = meta
         rows.append(tuple(rec.items()))
     out["job_status"] = rows
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn = connect_ro(db)
     out["sqlite_sequence"] = conn.execute("SELECT * FROM sqlite_sequence ORDER BY 1").fetchall()
     conn.close()
     return out
@@ -296,7 +297,7 @@ def test_only_a_killed_run_stops_a_plain_run():
 def test_blob_categories_crash_neither_a_run_nor_its_resume(tmp_path):
     """Issue 14 item 1: tiny with 10% of market categories stored as BLOBs beside text ones:
     the serial run finishes, and a run killed mid-way resumes to the same rows."""
-    from harness.fixture import generate, read_meta
+    from fixtures.generator import generate, read_meta
 
     src = tmp_path / "tiny.db"
     generate(src, "tiny", 1, None)

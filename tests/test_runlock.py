@@ -16,6 +16,7 @@ import pytest
 
 from classifier import RunOptions, run
 from classifier.runlock import RunLockedError, lock_path
+from persona_bench.kernel.sqlitefile import connect_ro
 from tests.helpers import NOW, bulk_db, classify_cli, dump_outputs
 
 
@@ -42,7 +43,7 @@ def _held_run(db: Path, *extra: str) -> subprocess.Popen:
         start_new_session=True,
     )
     while child.poll() is None:  # wait for progress: its first chunk committed
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        conn = connect_ro(db)
         try:
             row = conn.execute("SELECT metadata FROM job_status").fetchone()
         except sqlite3.Error:

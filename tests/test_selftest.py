@@ -46,7 +46,7 @@ def test_a_green_verdict_counts_as_not_caught():
     assert _mismatch("wallet_exclusions", "missing")(0, red) is None  # exit 0 is a miss too
 
 
-@pytest.mark.parametrize("mode", ["drop-row", "float-bit", "reorder"])
+@pytest.mark.parametrize("mode", ["drop-row", "skip-row", "float-bit", "reorder"])
 def test_each_canary_breaks_exactly_what_it_says(tmp_path: Path, mode: str):
     """The canary runs the real job, then changes its wallet_exclusions as named."""
     src = bulk_db(tmp_path / "src.db", wallets=150)
@@ -61,6 +61,13 @@ def test_each_canary_breaks_exactly_what_it_says(tmp_path: Path, mode: str):
     assert dump_outputs(honest)["wallet_personas"] == dump_outputs(broken)["wallet_personas"]
     if mode == "drop-row":
         assert len(after) == len(before) - 1 and set(after) < set(before)
+    elif mode == "skip-row":  # one row never written: the ones after it moved up an id
+        ids = [dict(row)["id"] for row in before]
+        assert [dict(row)["id"] for row in after] == ids[:-1]
+        rest = [tuple(v for k, v in row if k != "id") for row in after]
+        gone = [tuple(v for k, v in row if k != "id") for row in before]
+        assert len(rest) == len(gone) - 1 and all(row in gone for row in rest)
+        assert rest != gone[:-1]
     elif mode == "float-bit":
         changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
         assert len(changed) == 1

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness_support import file_digest, make_db
 
 from harness import HarnessError
 from harness.snapshot import check_sqlite_file, manifest_path, take_snapshot
+from tests.harness_support import file_digest, make_db
 
 WRITER = Path(__file__).resolve().parent / "targets" / "wal_writer.py"
 

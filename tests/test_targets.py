@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness_support import NOW, TOY_JOB, make_db, toy_template
 
 from persona_bench.cli import main
+from tests.harness_support import NOW, TOY_JOB, make_db, toy_template
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_a_candidate_with_one_changed_row_is_red_and_the_row_is_named(
     source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A candidate whose one metric is off by one ulp: exit 1, that row of that table named."""
-    toml = _toml(tmp_path, "[harness]\n" + _targets(old="deterministic", new="bump-float"))
+    toml = _toml(tmp_path, "[harness]\n" + _targets(old="deterministic", new="float-bit"))
     code, results = _run(
         source,
         tmp_path / "out",
@@ -280,7 +280,7 @@ def test_only_timestamps_differing_names_the_ignore_columns_that_would_apply(
     ("mode", "extra", "shown"),
     [
         ("fail", [], ["exit status 3", "| toy_job: simulated failure", "| toy_job: step 30 of 30"]),
-        ("slow", ["--run-timeout", "1"], ["timed out after", "killed", "exit status -15"]),
+        ("hang", ["--run-timeout", "1"], ["timed out after", "killed", "exit status -15"]),
     ],
 )
 def test_the_console_shows_a_failed_runs_exit_status_and_stderr_tail(

@@ -14,10 +14,11 @@ from typing import Any
 
 import psutil
 import pytest
-from harness_support import NOW, make_db, toy_template
 
 from harness.results import SCHEMA_NAME, SCHEMA_VERSION
 from persona_bench.cli import main
+from persona_bench.kernel.sqlitefile import connect_ro
+from tests.harness_support import NOW, make_db, toy_template
 from tests.helpers import bulk_db
 
 IGNORE = ["--ignore-column", "job_status.duration_ms"]
@@ -114,7 +115,7 @@ def test_quick_check_is_an_option(source: Path, tmp_path: Path) -> None:
 def test_a_dropped_row_is_a_mismatch_naming_table_and_row(source: Path, tmp_path: Path) -> None:
     """A parallel path that drops one wallet's row: exit 1, one row missing in wallet_exclusions."""
     code, results = _validate(
-        source, tmp_path / "out", toy_template(), _broken_parallel("drop-row"), *IGNORE
+        source, tmp_path / "out", toy_template(), _broken_parallel("skip-row"), *IGNORE
     )
     assert code == 1
     verdict = results["verdict"]
@@ -173,7 +174,7 @@ def test_a_candidate_that_only_moves_pages_is_green(source: Path, tmp_path: Path
 def test_a_float_changed_in_its_last_bit_is_a_mismatch(source: Path, tmp_path: Path) -> None:
     """One metric_value off by one ulp: exactly one differing row, both bit patterns shown."""
     code, results = _validate(
-        source, tmp_path / "out", toy_template(), _broken_parallel("bump-float"), *IGNORE
+        source, tmp_path / "out", toy_template(), _broken_parallel("float-bit"), *IGNORE
     )
     assert code == 1
     table = results["verdict"]["mismatches"][0]["tables"]["wallet_exclusions"]
@@ -236,7 +237,7 @@ def test_ignoring_the_wall_clock_column_is_required_for_a_green_verdict(
     [
         ("fail", [], "exit status 3"),
         ("nothing", [], "wrote nothing"),
-        ("slow", ["--run-timeout", "1"], "timed out"),
+        ("hang", ["--run-timeout", "1"], "timed out"),
     ],
 )
 def test_failed_runs_are_listed_never_skipped(
@@ -254,7 +255,7 @@ def test_failed_runs_are_listed_never_skipped(
     if mode == "fail":
         assert run["exit_code"] == 3
         assert "simulated failure" in run["stderr_tail"]
-    if mode == "slow":
+    if mode == "hang":
         assert run["timed_out"] is True
 
 
@@ -391,7 +392,7 @@ def test_the_source_is_not_modified(source: Path, tmp_path: Path) -> None:
     before = source.read_bytes()
     _validate(source, tmp_path / "out", toy_template(), toy_template(), *IGNORE)
     assert source.read_bytes() == before
-    conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    conn = connect_ro(source)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
     assert "persona_bench_meta" not in tables
@@ -417,7 +418,7 @@ def test_the_reference_classifier_is_the_default_target(source: Path, tmp_path: 
 
 def _start_hanging(source: Path, out: Path | None, pidfile: Path, cwd: Path | None = None):
     """A validation whose parallel run hangs (its job and a child of it write ``pidfile``)."""
-    hang = _broken_parallel("slow") + f" --pidfile {pidfile}"
+    hang = _broken_parallel("hang") + f" --pidfile {pidfile}"
     return subprocess.Popen(
         [
             *(sys.executable, "-m", "persona_bench", "validate", "--db", str(source)),

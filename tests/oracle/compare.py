@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from pathlib import Path
 from typing import Any
+
+from persona_bench.kernel.sqlitefile import connect_ro
 
 TABLES = {
     "wallet_personas": (
@@ -56,7 +57,7 @@ SPEC_METADATA_KEYS = frozenset(
 
 def dump(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     """The four output tables as sorted row lists (a missing table is an empty list)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn = connect_ro(db)
     try:
         have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         return {

@@ -1,6 +1,6 @@
 """Small random production databases, heavy on SPEC's edge cases, for the oracle agreement test.
 
-``make_random_db(path, seed, now)`` builds ``harness/schema.sql`` in WAL mode: mixed-case
+``make_random_db(path, seed, now)`` builds ``fixtures/schema.sql`` in WAL mode: mixed-case
 addresses (some differing only in case), inactive wallets, wallets at every Stage-1 threshold,
 every Stage-2 shape (``random_wallets``), markets with NULL, '' or no category, and the rows a
 previous run leaves (old STAGE1_ exclusions, traits, personas, a job_status row). The same seed
@@ -13,9 +13,8 @@ import random
 import sqlite3
 from pathlib import Path
 
-from oracle.random_wallets import DAY, Draft, shaped, stage1_edge, text_time
-
-SCHEMA = Path(__file__).resolve().parents[2] / "harness" / "schema.sql"
+from tests.helpers import new_db
+from tests.oracle.random_wallets import DAY, Draft, shaped, stage1_edge, text_time
 
 # Known-bot addresses every database holds (the second only in lower case, the third no trades)
 BOT_WALLETS = ("0xB07aaaa0000000001", "0xb07bbbb0000000002", "0xB07cccc0000000003")
@@ -155,10 +154,8 @@ def make_random_db(path: Path, seed: int, now: int, n_wallets: int = 60) -> None
     """Write a new database at `path` (WAL mode) from `seed`; `now` is the run's clock."""
     rng = random.Random(seed)
     d = _draft(rng, now, n_wallets)
-    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn = new_db(path, isolation_level=None)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(SCHEMA.read_text())
         conn.execute("BEGIN")
         for i, cond in enumerate(d.markets):
             if i % 7 == 6:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from oracle.oracle_features import FeatureError, compute_features
+from tests.oracle.oracle_features import FeatureError, compute_features
 
 JOB_NAME = "persona_classification"
 DAY = 86400

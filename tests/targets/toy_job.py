@@ -2,22 +2,19 @@
 """A stand-alone stand-in for "a job written in another language", for testing the harness.
 
 It imports nothing from this project (only the standard library), reads the production input
-tables with plain sqlite3 and writes the four output tables, deterministically by default. The
-``--mode`` breaks it on purpose, so tests can prove that the harness notices:
+tables with plain sqlite3 and writes the four output tables, deterministically by default. Its
+``--mode`` changes how it behaves as a process:
 
   deterministic    the same rows on every run
-  shuffle          the same content inserted in another (random) order: the ids differ
-  drop-row         one wallet's exclusion row is not written
-  bump-float       one metric_value is off by one unit in the last place
-  other-timestamp  timestamps written one second later than --now
   nothing          exits 0 without writing anything
   fail             writes 31 lines to stderr (the last: "simulated failure") and exits 3
-  slow             starts a child that sleeps, then sleeps itself, far longer than any test
+  hang             starts a child that sleeps, then sleeps itself, far longer than any test
                    timeout (--pidfile: both process ids, one a line, written when both run)
   spawn            does its work in --tasks child processes that it waits for (CPU counted)
-  destroy-inputs   writes the right rows, then deletes half of trades_raw, deactivates every
-                   wallet and drops markets
-  vacuum           writes the right rows, then VACUUMs: every page moves, no row changes
+
+Wrong rows (missing, changed, reordered, other timestamps) and changed inputs come from the one
+fake-candidate mechanism, ``harness.canary``, wrapped around this job
+(``tests.harness_support.toy_template``), as ``persona-bench selftest`` wraps the real job.
 
 ``--mode`` applies only to runs with ``--tasks`` > 0 when ``--only-parallel`` is given, so one
 template can keep the serial runs correct while the parallel ones are broken.
@@ -27,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import random
 import sqlite3
 import subprocess
 import sys
@@ -71,7 +66,7 @@ def main() -> int:
     parser.add_argument("--now", type=int, required=True)
     parser.add_argument("--mode", default="deterministic")
     parser.add_argument("--only-parallel", action="store_true")
-    parser.add_argument("--pidfile", help="write the process id here first (slow mode)")
+    parser.add_argument("--pidfile", help="write the process id here first (hang mode)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     started = time.monotonic()
@@ -84,7 +79,7 @@ def main() -> int:
             print(f"toy_job: step {step} of 30", file=sys.stderr)
         print("toy_job: simulated failure", file=sys.stderr)
         return 3
-    if mode == "slow":
+    if mode == "hang":
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         if args.pidfile:
             with open(args.pidfile + ".tmp", "w") as fh:
@@ -100,8 +95,7 @@ def main() -> int:
         ]
         for w in workers:
             w.wait()
-    now = args.now + (1 if mode == "other-timestamp" else 0)
-    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S.000")
+    stamp = datetime.fromtimestamp(args.now, UTC).strftime("%Y-%m-%d %H:%M:%S.000")
     wallets = summarise(args.db)
     exclusions, personas, traits = [], [], []
     for i, (wallet, count, mean_price) in enumerate(wallets):
@@ -113,15 +107,6 @@ def main() -> int:
             personas.append((wallet, "INFORMED_SPECIALIST", mean_price / 7.0, None, stamp))
         if i % 3 == 0:
             traits.append((wallet, "WHALE", "1", stamp))
-    if mode == "drop-row":
-        del exclusions[len(exclusions) // 2]
-    if mode == "bump-float":
-        w, r, metric, threshold, ts = exclusions[len(exclusions) // 2]
-        exclusions[len(exclusions) // 2] = (w, r, math.nextafter(metric, math.inf), threshold, ts)
-    if mode == "shuffle":
-        rng = random.Random()
-        for rows in (exclusions, personas, traits):
-            rng.shuffle(rows)
     conn = sqlite3.connect(args.db)
     conn.executescript(OUTPUT_DDL)
     with conn:
@@ -147,13 +132,6 @@ def main() -> int:
             "NULL, ?, ?)",
             (stamp, int((time.monotonic() - started) * 1000) + 1, json.dumps(counters), stamp),
         )
-    if mode == "destroy-inputs":
-        with conn:
-            conn.execute("DELETE FROM trades_raw WHERE id % 2 = 0")
-            conn.execute("UPDATE wallets SET is_active = 0")
-            conn.execute("DROP TABLE markets")
-    if mode == "vacuum":
-        conn.execute("VACUUM")
     conn.close()
     print(json.dumps({"schema": "toy-job/1", "tasks": args.tasks, "counters": counters}))
     return 0

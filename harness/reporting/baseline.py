@@ -2,18 +2,18 @@
 
 A configuration (``serial``, ``tasks=N``) has regressed only when a test says it is slower by
 more than the threshold plus the noise (the larger A/A noise of the two results): an exact
-one-sided two-sample permutation test (``harness.stats.two_sample_p``) of the new runs' log walls,
-less ln(1 + threshold + noise), against the old runs' log walls gives p <= 0.05. *Faster* is the
-mirror test. With too few runs a side for the test to reach 0.05 at all (3 a side), the verdict
-is "not enough runs to tell", never a regression. A configuration that completed before and now
-fails has regressed (no test needed). Timings from different
+one-sided two-sample permutation test (``harness.reporting.stats.two_sample_p``) of the new
+runs' log walls, less ln(1 + threshold + noise), against the old runs' log walls gives
+p <= 0.05. *Faster* is the mirror test. With too few runs a side for the test to reach 0.05 at
+all (3 a side), the verdict is "not enough runs to tell", never a regression. A configuration
+that completed before and now fails has regressed (no test needed). Timings from different
 machines are not comparable: refused unless the caller allows it, and then the table says so.
 
 ``persona-bench compare OLD NEW [--threshold 0.10] [--allow-other-machine]`` prints the table and
 exits 1 on a regression, 2 on bad input.
 
     harness.HarnessError
-     ├── harness.analysis.ResultsError   a results file the comparison cannot read
+     ├── harness.results.ResultsError   a results file the comparison cannot read
      └── OtherMachineError               the two results come from different machines
 """
 
@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness import HarnessError
-from harness.analysis import Analysis, ConfigStats, analyse
+from harness.reporting.analysis import Analysis, ConfigStats, analyse
+from harness.reporting.stats import ALPHA, two_sample_can_reach, two_sample_min_n, two_sample_p
 from harness.results import Results, ResultsError, read_results
-from harness.stats import ALPHA, two_sample_can_reach, two_sample_min_n, two_sample_p
 
 HELP = "Compare two validate results.json; exit 1 when a configuration regressed."
 MACHINE_KEYS = ("cpu_model", "cpu_count", "hostname")
@@ -152,7 +152,7 @@ def render_comparison(c: Comparison) -> str:
             VERDICT_TEXT[row.change] + _p_text(row),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"Test: {METHOD} (`harness/stats.py`)."]
+    lines += ["", f"Test: {METHOD} (`harness/reporting/stats.py`)."]
     if c.new.red:
         lines += ["", "Note: the new results' determinism verdict is red (see its report)."]
     lines += ["", f"**{'Regression' if c.regressed else 'No regression'}.**"]

@@ -10,8 +10,9 @@ sizes a validation has; above ``EXACT_LIMIT`` arrangements a fixed-seed Monte Ca
   p-value is the share of the C(n_a + n_b, n_b) splits whose mean(b) - mean(a) is at least the
   observed one. Its smallest p is 1 / C(n_a + n_b, n_b): 3 values a side reach 0.05.
 
-``harness.analysis`` applies them to log ratios of wall times, shifted by the A/A noise (and the
-baseline's threshold), so a claim says "beyond the noise at this confidence", not "above 1".
+``harness.reporting.analysis`` applies them to log ratios of wall times, shifted by the A/A noise
+(and the baseline's threshold), so a claim says "beyond the noise at this confidence", not
+"above 1".
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 ``render_report(results, out_dir)`` writes the seed's document (``../shared/seed/``) with every
 "pending" replaced by a measured figure, plus ``results.json`` (when not already there) and the
 PNG plots. ``persona-bench report RESULTS.json [--out DIR]`` re-renders an existing results file.
-The figures come from ``harness.analysis``, the text from ``harness.document``, the plots from
-``harness.plots``; this module writes the files.
+The figures come from ``harness.reporting.analysis``, the text from
+``harness.reporting.document``, the plots from ``harness.reporting.plots``; this module writes
+the files.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.analysis import Analysis, analyse
 from harness.atomic import write_text
-from harness.baseline import Comparison, render_comparison
-from harness.document import render_markdown
-from harness.plots import render_plots
+from harness.reporting.analysis import Analysis, analyse
+from harness.reporting.baseline import Comparison, render_comparison
+from harness.reporting.document import render_markdown
+from harness.reporting.plots import render_plots
 from harness.results import Results, ResultsError, as_results, read_results
 
 HELP = "Re-render report.md and its plots from a validate results.json."

@@ -3,16 +3,16 @@
 Pure functions of ``Results`` (``harness.results``; a dict is validated into one first): the
 median and min-max of every configuration, speed-ups over the serial median with their range
 across rounds, parallel efficiency, the A/A noise floor, the phase breakdown and the Amdahl bound
-it implies, and what to deploy. No I/O and no matplotlib: ``harness.report`` renders what this
-module computes, and the console and the baseline gate show the same ``Analysis``.
+it implies, and what to deploy. No I/O and no matplotlib: ``harness.reporting.report`` renders
+what this module computes, and the console and the baseline gate show the same ``Analysis``.
 
 **Noise** (one definition, everywhere): per round, |a - b| / min(a, b) of the round's two serial
 walls (the A/A pair); the noise floor is the median over rounds. (It equals exp|ln(a / b)| - 1,
 so it is a margin on the log scale the tests below use.)
 
 **Claims** (``Claim``): a configuration is a *gain* only when an exact sign-flip test
-(``harness.stats``) over the rounds rejects, at ``ALPHA`` = 0.05 one-sided, that the per-round
-log speed-up ln(S_r / P_r) (S_r the geometric mean of round r's serial walls, P_r the
+(``harness.reporting.stats``) over the rounds rejects, at ``ALPHA`` = 0.05 one-sided, that the
+per-round log speed-up ln(S_r / P_r) (S_r the geometric mean of round r's serial walls, P_r the
 configuration's wall in round r) is centred at or below ln(1 + noise); *slower* symmetrically;
 *none* when neither is rejected; *too few rounds* when fewer rounds than the test needs to reach
 0.05 at all (5) were measured: then the report says so and how many it would take.
@@ -29,8 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from harness.reporting.stats import ALPHA, sign_flip_min_n, sign_flip_p
 from harness.results import Results, ResultsError, Run, as_results
-from harness.stats import ALPHA, sign_flip_min_n, sign_flip_p
 
 SERIAL = "serial"
 PHASES = ("stage1_s", "features_s", "classify_s", "write_s", "other_s")
@@ -171,7 +171,7 @@ class HarnessCost:
     check: str | None  # integrity_check or quick_check
 
 
-RATIO_GOAL = 1.5  # per-run overhead at most 1.5x a plain copy plus fsync (issue 13)
+RATIO_GOAL = 1.5  # the harness's per-run work may cost at most 1.5x a plain copy plus fsync
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,8 +1,9 @@
 """The report's Markdown: the seed's document (``../shared/seed/``) written from an ``Analysis``.
 
-One function per section, in the seed's order, each turning figures of ``harness.analysis`` into
-text; every "pending" of the seed is a measured figure here, or "n/a" when the target did not
-report it. No file is written here: ``harness.report`` does that.
+One function per section, in the seed's order, each turning figures of
+``harness.reporting.analysis`` into text; every "pending" of the seed is a measured figure
+here, or "n/a" when the target did not report it. No file is written here:
+``harness.reporting.report`` does that.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.analysis import RATIO_GOAL, Analysis, ConfigStats, num
-from harness.baseline import Comparison, render_comparison
 from harness.inputs import describe
+from harness.reporting.analysis import RATIO_GOAL, Analysis, ConfigStats, num
+from harness.reporting.baseline import Comparison, render_comparison
 from harness.results import Results, Verdict
 
 TITLE = "# Persona Classification Parallelization - Performance Validation"
@@ -289,7 +290,8 @@ def _noise(a: Analysis) -> str:
         "",
         f"**Method.** Noise = median over rounds of |a − b| / min(a, b) of the A/A pair (the "
         f"console shows the same figure). A gain is claimed only when the {a.method} "
-        f"(`harness/stats.py`) gives p ≤ {a.alpha:g}: per round r, x_r = ln(S_r / P_r) with "
+        f"(`harness/reporting/stats.py`) gives p ≤ {a.alpha:g}: per round r, "
+        f"x_r = ln(S_r / P_r) with "
         f"S_r the geometric mean of that round's serial walls and P_r the configuration's "
         f"wall; the test asks whether x_r − ln(1 + {n.band:.1%}) is centred above 0. "
         f"*Slower* is the mirror test. With n rounds the smallest p this exact test can give "

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.analysis import Analysis, ConfigStats
+from harness.reporting.analysis import Analysis, ConfigStats
 
 SIZE = (8.0, 4.5)  # inches: readable in a Markdown viewer without zooming
 DPI = 110

@@ -1,17 +1,20 @@
-"""The check made before connecting to a database file we were given.
+"""The check made before connecting to a database file we were given, and the read-only connect.
 
 ``sqlite3.connect()`` creates a missing file and sees an empty one as an empty database, and its
-errors only surface at the first statement; so the file is checked first, without opening it. The
-file's sha256, which names a snapshot, is here too: the harness and the classifier both need it.
+errors only surface at the first statement; so the file is checked first, without opening it.
+``connect_ro`` is the one way this project opens a file it must not change. The file's sha256,
+which names a snapshot, is here too: the harness and the classifier both need it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import struct
 from pathlib import Path
+from typing import Any
 
-from persona_bench.errors import UserError
+from persona_bench.kernel.errors import UserError
 
 HEADER = b"SQLite format 3\x00"
 
@@ -54,3 +57,14 @@ def sha256_file(path: Path) -> str:
         while block := fh.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def connect_ro(path: Path | str, *, immutable: bool = False, **kwargs: Any) -> sqlite3.Connection:
+    """A connection that can never create, write or checkpoint ``path``: ``file:PATH?mode=ro``.
+
+    The path is made absolute and URI-quoted (``as_uri``), so a name with ``?``, ``#`` or ``%``
+    opens that file. ``immutable``: the file promises not to change while open (a verified copy),
+    so SQLite takes no locks and reads no ``-wal``. ``kwargs`` go to ``sqlite3.connect``.
+    """
+    suffix = "?mode=ro&immutable=1" if immutable else "?mode=ro"
+    return sqlite3.connect(Path(path).resolve().as_uri() + suffix, uri=True, **kwargs)

@@ -13,9 +13,9 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from harness.analysis import RATIO_GOAL, Analysis, ConfigStats
 from harness.inputs import describe
 from harness.replay import RunSpec
+from harness.reporting.analysis import RATIO_GOAL, Analysis, ConfigStats
 from harness.results import Run
 
 TICK_S = 0.2

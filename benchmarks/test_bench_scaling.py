@@ -1,6 +1,6 @@
 """Scaling: whole runs on the ``stress`` fixture at several scales (opt-in: big and slow).
 
-    PERSONA_BENCH_SCALES=1,2,5,10 nox -s bench -- benchmarks/test_bench_scaling.py
+    PERSONA_BENCH_SCALES=1,2,5,10 nox -s bench -- -k stress
 
 Off unless ``PERSONA_BENCH_SCALES`` lists scales (then ``nox -s bench`` stays ~5 minutes).
 Options, all environment variables:

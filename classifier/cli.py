@@ -12,10 +12,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from classifier import gcpolicy, pipeline
+from classifier import forkserver, gcpolicy
 from classifier.config import BACKENDS, load_config
 from classifier.dask_backend import CONNECT_TIMEOUT_S
-from classifier.pipeline import COUNTERS, RunOptions
+from classifier.options import RunOptions
 from persona_bench.kernel.argtypes import epoch, integer, seconds
 from persona_bench.kernel.errors import EXIT_OK, UserError
 
@@ -110,8 +110,18 @@ def _classify(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         connect_timeout=args.connect_timeout,
     )
-    with gcpolicy.few_collections():
-        summary = pipeline.run(opts)
+    tasks, backend = opts.mode()
+    if tasks and backend == "process":
+        # the server's interpreter starts and imports on the other core while this one
+        # imports the pipeline, opens and gates the database (docs/design.md)
+        forkserver.start()
+    try:
+        from classifier import pipeline
+
+        with gcpolicy.few_collections():
+            summary = pipeline.run(opts)
+    finally:
+        forkserver.reap()  # started for nothing when the run was refused before its pool
     if args.json:
         print(json.dumps(summary, separators=(",", ":")))
     else:
@@ -136,7 +146,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [f"persona classification at {summary['now_iso']} UTC, {mode}"]
     if summary["skipped"]:
         lines.append(f"- skipped: {summary['skipped']} ({summary['total']} active wallets)")
-    lines += [f"- {key}: {c[key]:,}" for key in COUNTERS]
+    lines += [f"- {key}: {n:,}" for key, n in c.items()]  # in pipeline.COUNTERS order
     lines.append(f"- wall time: {summary['wall_s']:.2f} s, CPU time: {summary['cpu_s']:.2f} s")
     if summary["workers"]["events"]:
         lines += [f"- worker fault: {e}" for e in summary["workers"]["events"]]

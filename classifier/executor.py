@@ -18,6 +18,7 @@ workers die with the job (``classifier.lifeline``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -28,18 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from classifier import faults, gcpolicy, store, worker_snapshot
+from classifier import faults, forkserver, gcpolicy, store, worker_snapshot
 from classifier.chunkrows import ChunkRows, chunk_rows
 from classifier.config import PersonaConfig
 from classifier.features import FeatureError, Features, compute_features
-from classifier.lifeline import JOB_PID_ENV, SERVER_PID_ENV, die_with_parent
+from classifier.lifeline import SERVER_PID_ENV, die_with_parent
 from classifier.stage1 import stage1
 from classifier.worker_snapshot import SnapshotIdentity
 
 # multiprocessing and concurrent.futures.process are imported where a process pool is made:
 # the serial path never needs them, and importing them is start-up time (docs/design.md).
-# The fork server imports these at start; the guard makes it die with the job.
-FORKSERVER_PRELOAD = ["classifier.executor", "classifier.forkserver_guard"]
 # Process workers run below the writer's priority: with more workers than cores, the writer,
 # whose commits every chunk waits for, would otherwise get one CPU share in tasks + 1.
 WORKER_NICENESS = 10
@@ -240,55 +239,73 @@ def make_executor(
 
     # forkserver: a fork is cheaper than a spawn (docs/design.md) and no worker inherits the
     # writer's connection (NOTES-sqlite.md: a forked child using an inherited one loses writes).
-    context = _forkserver_context()
     return ProcessPoolExecutor(
-        max_workers=tasks, mp_context=context, initializer=init_process_worker, initargs=initargs
+        max_workers=tasks,
+        mp_context=forkserver.context(),
+        initializer=init_process_worker,
+        initargs=initargs,
     )
 
 
-def _forkserver_context() -> Any:
-    """The forkserver context, with our preload and the job's pid for the server's guard."""
-    import multiprocessing
+def warm_up_pool(executor: Executor) -> threading.Thread:
+    """Fork the pool's first worker on a thread of its own; the thread ends once it is forked.
 
-    os.environ[JOB_PID_ENV] = str(os.getpid())  # inherited by the fork server we start
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(FORKSERVER_PRELOAD)
-    return context
-
-
-def start_forkserver() -> None:
-    """Start the fork server now, without waiting for it (its preload runs on another core).
-
-    Called before the writer opens and gates the database, so that the first worker's fork
-    does not wait for a fresh interpreter to import the classifier.
+    ``ProcessPoolExecutor.submit`` forks workers as jobs arrive, and the first fork waits for the
+    fork server to finish its imports: a writer submitting its first chunk would wait with it,
+    one core idle. While this thread is alive the writer computes chunks itself instead.
     """
-    _forkserver_context()
-    from multiprocessing import forkserver
 
-    forkserver.ensure_running()
+    def submit_first() -> None:
+        faults.hit("warm-up")
+        # a broken pool shows again at the writer's own next submit
+        with contextlib.suppress(Exception):
+            executor.submit(int)  # a no-op: the worker's initializer opens its reader
+
+    thread = threading.Thread(target=submit_first, name="pool-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
-def close_pool(executor: Executor, grace_s: float) -> list[str]:
-    """Shut a pool down, waiting at most ``grace_s`` for its workers; kill the ones still there.
+@dataclass
+class Closing:
+    """A pool told to shut down whose workers may still be exiting (``begin_close``)."""
 
-    ``shutdown(wait=True)`` would wait forever for a hung (stopped, deadlocked) worker that
-    holds no job, so the run could finish its work and never exit. Returns one line per worker
-    that had to be killed.
-    """
+    executor: Executor
+    procs: list[Any]
+    manager: threading.Thread | None
+
+    def wait(self, grace_s: float) -> list[str]:
+        """Wait at most ``grace_s`` for the workers; kill the ones still there.
+
+        ``shutdown(wait=True)`` would wait forever for a hung (stopped, deadlocked) worker that
+        holds no job, so the run could finish its work and never exit. Returns one line per
+        worker that had to be killed.
+        """
+        deadline = time.monotonic() + grace_s
+        killed = []
+        for proc in self.procs:
+            proc.join(max(deadline - time.monotonic(), 0.0))
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+                killed.append(f"worker pid {proc.pid} did not exit within {grace_s:g} s: killed")
+        if self.manager is not None:
+            self.manager.join()
+        return killed + _reported(self.executor)
+
+
+def begin_close(executor: Executor) -> Closing:
+    """Tell a pool to shut down, without waiting: its workers exit while the caller goes on."""
+    # taken before shutdown(), which drops the executor's references to them
     procs = list((getattr(executor, "_processes", None) or {}).values())
     manager = getattr(executor, "_executor_manager_thread", None)
     executor.shutdown(wait=False, cancel_futures=True)
-    deadline = time.monotonic() + grace_s
-    killed = []
-    for proc in procs:
-        proc.join(max(deadline - time.monotonic(), 0.0))
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
-            killed.append(f"worker pid {proc.pid} did not exit within {grace_s:g} s: killed")
-    if manager is not None:
-        manager.join()
-    return killed + _reported(executor)
+    return Closing(executor, procs, manager)
+
+
+def close_pool(executor: Executor, grace_s: float) -> list[str]:
+    """Shut a pool down, waiting at most ``grace_s`` for its workers (``Closing.wait``)."""
+    return begin_close(executor).wait(grace_s)
 
 
 def _reported(executor: Executor) -> list[str]:
@@ -306,17 +323,3 @@ def kill_workers(executor: Executor) -> list[str]:
                 proc.kill()
     executor.shutdown(wait=False, cancel_futures=True)
     return _reported(executor)
-
-
-def reap_forkserver() -> None:
-    """Wait for the fork server so that the workers' CPU time reaches our RUSAGE_CHILDREN.
-
-    Workers are children of the fork server, which reaps them; until we wait for the server
-    itself, their CPU is counted nowhere a parent can see. ``_stop`` is CPython's (3.8+).
-    """
-    from multiprocessing import forkserver
-
-    server = getattr(forkserver, "_forkserver", None)
-    stop = getattr(server, "_stop", None)
-    if stop is not None and getattr(server, "_forkserver_pid", None) is not None:
-        stop()

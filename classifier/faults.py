@@ -7,7 +7,13 @@ process, so a resume counts its own):
 - ``started``: the run's ``starting`` row is committed;
 - ``before-commit:N``: chunk N's rows are written, its transaction not yet committed;
 - ``after-commit:N``: chunk N is committed;
-- ``job:N``: the Nth chunk job a worker of this process starts (processes count their own).
+- ``job:N``: the Nth chunk job a worker of this process starts (processes count their own);
+- ``warm-up``: the thread forking a process pool's first worker, before it forks it.
+
+While a process pool's first worker is forked, the writer computes chunks itself
+(``executor.warm_up_pool``): how many depends on the machine's speed. A ``job:N`` fault must be
+reached on a small database whatever that speed, so with any fault configured but ``warm-up``
+the writer leaves every chunk to the pool (``pool_only``).
 
 Actions: ``kill`` (SIGKILL of the calling process: no cleanup, like ``kill -9``) and ``hang``
 (the calling thread waits until ``RELEASE`` is set, which in a child process nobody does).
@@ -39,6 +45,12 @@ def hit(point: str) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
         elif action == "hang":
             RELEASE.wait()
+
+
+def pool_only() -> bool:
+    """A fault other than ``warm-up`` is configured: every chunk goes to the pool."""
+    spec = os.environ.get(ENV) or ""
+    return any(f.strip() and not f.strip().endswith("@warm-up") for f in spec.split(","))
 
 
 def job_started() -> None:

@@ -27,6 +27,7 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 JOB_PID_ENV = "PERSONA_BENCH_JOB_PID"  # the job's pid, for the fork server it starts
 SERVER_PID_ENV = "PERSONA_BENCH_FORKSERVER_PID"  # the fork server's, for the workers it forks
+MAIN_PATH_ENV = "PERSONA_BENCH_MAIN_PATH"  # the job's main script, for the fork server to run
 
 
 def die_with_parent(expected_parent: int | None = None) -> bool:

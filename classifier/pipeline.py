@@ -14,20 +14,22 @@ from __future__ import annotations
 import logging
 import resource
 import sqlite3
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
-from classifier import dask_backend, faults, store, worker_snapshot
+from classifier import dask_backend, faults, forkserver, store, worker_snapshot
 from classifier.config import PersonaConfig
 from classifier.executor import (
     ChunkResult,
+    Closing,
     JobParams,
+    begin_close,
     chunk_job,
     close_pool,
     close_readers,
@@ -36,15 +38,13 @@ from classifier.executor import (
     format_ts,
     kill_workers,
     make_executor,
-    reap_forkserver,
-    start_forkserver,
+    warm_up_pool,
 )
+from classifier.options import RunOptions
 from classifier.resume import plan as resume_plan
 from classifier.runlock import RunLock
 from classifier.worker_snapshot import SnapshotIdentity
 from persona_bench.kernel import __version__
-from persona_bench.kernel.argtypes import MAX_NOW
-from persona_bench.kernel.errors import UserError
 
 log = logging.getLogger("classifier")
 
@@ -62,45 +62,7 @@ MAX_POOL_RESTARTS = 2
 MIN_CHUNKS_AHEAD = 16  # chunk results are small: a deep queue keeps workers busy past heavy chunks
 POOL_EXIT_GRACE_S = 10.0  # idle workers exit at once; one still there after this is hung
 HANG_FACTOR = 20  # without --task-timeout: a job 20x slower than the slowest so far is hung...
-HANG_FLOOR_S = 60.0  # ...and never before a minute (a first chunk has nothing to compare with)
 FAILURES_IN_SUMMARY = 100
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunOptions:
-    """How to run the job; the config decides what it computes."""
-
-    db_path: Path
-    config: PersonaConfig = field(default_factory=PersonaConfig)
-    now: int | None = None  # None: the wall clock, read once
-    tasks: int | None = None  # None: the config decides; 0: serial
-    backend: str | None = None  # None: the config's parallel_backend
-    resume: bool = False
-    restart: bool = False  # discard an interrupted run's progress and start afresh
-    busy_timeout: float = 30.0
-    task_timeout: float | None = None  # a feature job running longer is a hung worker
-    hang_floor_s: float = HANG_FLOOR_S  # without task_timeout: see hang_timeout()
-    snapshot: Path | None = None  # read the inputs from this closed copy (worker_snapshot)
-    scheduler: str | None = None  # backend "dask": the scheduler's address
-    connect_timeout: float = dask_backend.CONNECT_TIMEOUT_S
-
-    def __post_init__(self) -> None:
-        if self.now is not None and not 0 <= self.now <= MAX_NOW:
-            raise UserError(f"now must be a time from 1970 to 9999 (got {self.now})")
-        if self.backend == "dask" and (not self.scheduler or self.snapshot is None):
-            raise UserError(
-                "--backend dask needs --scheduler ADDRESS and --snapshot PATH (a closed copy "
-                "every worker has at that path: persona-bench snapshot SRC DEST; docs/scale-out.md)"
-            )
-        if self.scheduler and self.backend != "dask":
-            raise UserError(f"--scheduler is for --backend dask (got backend {self.backend!r})")
-
-    def mode(self) -> tuple[int, str]:
-        """(tasks, backend): tasks 0 means the serial path."""
-        tasks = self.tasks
-        if tasks is None:
-            tasks = self.config.parallel_tasks if self.config.parallel_enabled else 0
-        return tasks, self.backend or self.config.parallel_backend
 
 
 @dataclass(frozen=True)
@@ -122,6 +84,7 @@ class _Run:
     executor: Executor | None
     owns_executor: bool
     snapshot: SnapshotIdentity | None = None
+    warm_up: threading.Thread | None = None  # our process pool's first fork (warm_up_pool)
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     phases: dict[str, float] = field(
         default_factory=lambda: dict.fromkeys(
@@ -239,13 +202,18 @@ def _run_locked(
         else (opts.now if opts.now is not None else int(time.time()))
     )
     state = _Run(opts, conn, now, tasks, backend if tasks else None, executor, owns, snapshot)
+    closing: Closing | None = None
+    released = False
     try:
         try:
             if state.tasks and state.executor is None:
                 _start_pool(state)  # its start-up overlaps the writer's reads, status row, gate
             final_meta = _run(state, resume_meta)
+            # the workers exit while the writer writes its last row and checkpoints
+            closing, released = _release_workers(state), True
         finally:
-            _release_workers(state)
+            if not released:  # a failed run: its workers are gone before it is marked failed
+                _await_workers(state, _release_workers(state))
         wall = time.perf_counter() - wall0
         store.begin(conn)
         store.write_job_status(
@@ -267,19 +235,32 @@ def _run_locked(
                 store.describe_sqlite_error(opts.db_path, exc, opts.busy_timeout)
             ) from None
         raise
+    finally:
+        if closing is not None:
+            _await_workers(state, closing)
     skipped = final_meta.get("skipped")
     return _summary(state, skipped, wall, _cpu_s() - cpu0)
 
 
-def _release_workers(state: _Run) -> None:
-    """Stop our own pool (never a caller's) and close this run's reader connections."""
+def _release_workers(state: _Run) -> Closing | None:
+    """Tell our own pool (never a caller's) to shut down and close this run's reader
+    connections; the pool's workers may still be exiting (``_await_workers``)."""
+    closing = None
+    if state.owns_executor and state.executor is not None:
+        closing = begin_close(state.executor)
     if state.reader.conn is not state.conn:
         state.reader.conn.close()  # the snapshot's
-    if state.owns_executor and state.executor is not None:
-        state.events += close_pool(state.executor, POOL_EXIT_GRACE_S)
-        if state.backend == "process":
-            reap_forkserver()
     close_readers(state.params.token)
+    return closing
+
+
+def _await_workers(state: _Run, closing: Closing | None) -> None:
+    """Wait for the workers of ``_release_workers`` (a hung one is killed), then the fork
+    server, so that their CPU time reaches this process's RUSAGE_CHILDREN."""
+    if closing is not None:
+        state.events += closing.wait(POOL_EXIT_GRACE_S)
+        if state.backend == "process":
+            forkserver.reap()
 
 
 def _close_own(executor: Executor | None, owns: bool) -> None:
@@ -396,8 +377,10 @@ def _start_pool(state: _Run) -> None:
     the first chunk's worker is a fork away (workers are spawned as chunks are submitted)."""
     backend = state.backend or "process"
     if backend == "process":
-        start_forkserver()
+        forkserver.start()
     state.executor = make_executor(backend, state.tasks, state.params, state.token)
+    if backend == "process" and not (state.opts.pool_only or faults.pool_only()):
+        state.warm_up = warm_up_pool(state.executor)
 
 
 def _gate(state: _Run) -> dict[str, Any] | None:
@@ -434,17 +417,25 @@ def _loop(
         while stop is None and len(pending) < ahead and (page := next(pages, None)) is not None:
             stop = unreadable_error(page, done, state.total)
             if stop is None:
-                pending.append(_submit(state, cast(tuple[str, ...], tuple(page))))
+                chunk = _submit(state, cast(tuple[str, ...], tuple(page)))
+                pending.append(chunk)
                 done += len(page)
+                if chunk.future is None and state.executor is not None:
+                    break  # computed here (the pool starts, or failed): one chunk at a time
         if not pending:
             return stop
         _write_chunk(state, _collect(state, pending.popleft()))
 
 
 def _submit(state: _Run, wallets: tuple[str, ...]) -> _Chunk:
-    """A chunk job on the pool, or nothing yet (serial, or no pool left)."""
+    """A chunk job on the pool, or nothing yet: serial, no pool left, or the pool's first worker
+    is still being forked (the writer computes the chunk itself meanwhile: ``warm_up_pool``)."""
     if state.executor is None or state.pool_dead:
         return _Chunk(wallets, None, None)
+    if state.warm_up is not None:
+        if state.warm_up.is_alive():
+            return _Chunk(wallets, None, None)
+        state.warm_up = None
     try:
         future = state.executor.submit(chunk_job, wallets, state.job)
     except BrokenExecutor as exc:  # a worker died since the last submit (BrokenProcessPool)

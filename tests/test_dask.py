@@ -201,7 +201,11 @@ def test_snapshot_with_the_process_pool_matches_serial(bulk_snap, tmp_path):
     snap, expected = bulk_snap
     db = tmp_path / "x.db"
     shutil.copyfile(snap, db)
-    summary = run(RunOptions(db_path=db, now=NOW, tasks=2, backend="process", snapshot=snap))
+    opts = RunOptions(
+        db_path=db, now=NOW, tasks=2, backend="process", snapshot=snap, pool_only=True
+    )
+    summary = run(opts)
+    assert summary["workers"]["busy_s"] > 0  # the workers read the snapshot
     assert summary["backend"] == "process"
     assert dump_outputs(db) == expected
 

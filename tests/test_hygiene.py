@@ -103,7 +103,7 @@ def test_the_run_closes_every_reader_and_its_writes_are_in_the_database_file(
     src, expected = source
     db = tmp_path / "x.db"
     shutil.copyfile(src, db)
-    run(RunOptions(db_path=db, now=NOW, tasks=3, backend=backend))
+    run(RunOptions(db_path=db, now=NOW, tasks=3, backend=backend, pool_only=True))
     assert _open_files(db) == []
     alone = tmp_path / "alone" / "x.db"
     alone.parent.mkdir()

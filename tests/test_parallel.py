@@ -41,8 +41,9 @@ def test_every_task_count_matches_serial(bulk, tmp_path, backend):
     for tasks in range(1, 17):
         db = tmp_path / f"{backend}-{tasks}.db"
         shutil.copyfile(src, db)
-        summary = run(RunOptions(db_path=db, now=NOW, tasks=tasks, backend=backend))
+        summary = run(RunOptions(db_path=db, now=NOW, tasks=tasks, backend=backend, pool_only=True))
         assert summary["mode"] == "parallel" and summary["tasks"] == tasks
+        assert summary["workers"]["busy_s"] > 0  # the pool computed the chunks
         assert dump_outputs(db) == expected, f"{backend} tasks={tasks}"
         assert summary["counters"] == ref_summary["counters"]
         assert summary["failures"] == ref_summary["failures"]
@@ -58,7 +59,7 @@ def test_edge_case_databases_match_serial(tmp_path, seed):
     for name, tasks, backend in (("s", 0, None), ("p", 3, "process"), ("t", 5, "thread")):
         db = tmp_path / f"{name}.db"
         shutil.copyfile(src, db)
-        run(RunOptions(db_path=db, now=NOW, tasks=tasks, backend=backend))
+        run(RunOptions(db_path=db, now=NOW, tasks=tasks, backend=backend, pool_only=True))
         outputs.append(dump_outputs(db))
     assert outputs[0] == outputs[1] == outputs[2]
 
@@ -263,6 +264,7 @@ def test_stopped_workers_without_task_timeout_are_caught_by_the_derived_timeout(
         backend="process",
         hang_floor_s=1.0,
         config=PersonaConfig(chunk_size=15),
+        pool_only=True,
     )
     assert opts.task_timeout is None
     watcher = threading.Thread(target=stop_workers_after_first_commit)

@@ -30,7 +30,6 @@ class Trades(NamedTuple):
     market to its category (any storage class): a market missing from it is 'unknown'. Columns
     keep the per-trade Python work small."""
 
-    ids: tuple[int, ...]
     markets: tuple[str, ...]
     sides: tuple[str, ...]
     sizes: tuple[float, ...]
@@ -42,52 +41,71 @@ class Trades(NamedTuple):
     integers: bool = False
 
 
-NO_TRADES = Trades((), (), (), (), (), (), {})
-# What production's typed reads of a window trade accept (SPEC 2.7): TEXT for condition_id and
-# side (not NULL, valid UTF-8: the store reads invalid UTF-8 as a non-str marker), INTEGER or
-# REAL for size and price, INTEGER for timestamp.
+NO_TRADES = Trades((), (), (), (), (), {})
+# What production's typed reads of a window trade accept (SPEC 2.7), by column of a window row
+# (condition_id, side, size, price, timestamp): TEXT for condition_id and side (not NULL, valid
+# UTF-8: the store reads invalid UTF-8 as a non-str marker), INTEGER or REAL for size and price,
+# INTEGER for timestamp.
 _ACCEPTED: tuple[tuple[int, str, frozenset[type], str], ...] = (
-    (1, "condition_id", frozenset({str}), "TEXT"),
-    (2, "side", frozenset({str}), "TEXT"),
-    (3, "size", frozenset({int, float}), "INTEGER or REAL"),
-    (4, "price", frozenset({int, float}), "INTEGER or REAL"),
-    (5, "timestamp", frozenset({int}), "INTEGER"),
+    (0, "condition_id", frozenset({str}), "TEXT"),
+    (1, "side", frozenset({str}), "TEXT"),
+    (2, "size", frozenset({int, float}), "INTEGER or REAL"),
+    (3, "price", frozenset({int, float}), "INTEGER or REAL"),
+    (4, "timestamp", frozenset({int}), "INTEGER"),
 )
 
 
-def trades_from_rows(
-    rows: list[tuple[Any, ...]], domains: Mapping[Any, Any], *, ordered: bool = False
-) -> Trades:
-    """Check raw rows (id, condition_id, side, size, price, timestamp) and transpose them.
+class BadTradeRow(FeatureError):
+    """A window trade production's typed read refuses: the ``index``-th row given, ``what`` the
+    column and its value. The store names the row by its id (read only then)."""
 
-    ``domains`` maps a market to its category; a market missing from it is 'unknown'.
-    ``ordered``: the rows already come in (timestamp, id) order (the store's ``ORDER BY
-    timestamp, id``, which orders INTEGER timestamps and ids as Python does), so they are not
-    sorted again.
+    def __init__(self, index: int, what: str) -> None:
+        super().__init__(what)
+        self.index = index
+        self.what = what
 
-    Raises FeatureError, naming the first offending row in the order given (and its first
-    offending column), where production's typed read of the row fails.
+    def naming(self, row_id: Any) -> FeatureError:
+        """The error as the run reports it: ``trades_raw id N: side is NULL (expected TEXT)``."""
+        return FeatureError(f"trades_raw id {row_id}: {self.what}")
+
+
+def trades_from_window(rows: list[tuple[Any, ...]], domains: Mapping[Any, Any]) -> Trades:
+    """Check window rows (condition_id, side, size, price, timestamp), already in (timestamp,
+    id) order, and transpose them. ``domains`` maps a market to its category.
+
+    The rows carry no id: the id is a Python object per row that only an error message needs.
+    Raises BadTradeRow for the first offending row (and its first offending column), where
+    production's typed read of the row fails.
     """
     if not rows:
         return NO_TRADES
     columns = list(zip(*rows, strict=True))
     classes = [set(map(type, columns[i])) for i, _, _, _ in _ACCEPTED]
     if not all(c <= ok for c, (_, _, ok, _) in zip(classes, _ACCEPTED, strict=True)):
-        for row in rows:
+        for index, row in enumerate(rows):
             for i, name, ok, expected in _ACCEPTED:
                 if type(row[i]) not in ok:
-                    raise FeatureError(
-                        f"trades_raw id {row[0]}: {name} is {describe(row[i])}"
-                        f" (expected {expected})"
-                    )
-    if ordered:
-        ids, markets, sides, sizes, prices, stamps = columns
-    else:
-        ids, markets, sides, sizes, prices, stamps = zip(
-            *sorted(rows, key=itemgetter(5, 0)), strict=True
-        )
+                    raise BadTradeRow(index, f"{name} is {describe(row[i])} (expected {expected})")
+    markets, sides, sizes, prices, stamps = columns
     integers = int in classes[2] or int in classes[3]  # size, price
-    return Trades(ids, markets, sides, sizes, prices, stamps, domains, integers)
+    return Trades(markets, sides, sizes, prices, stamps, domains, integers)
+
+
+def trades_from_rows(
+    rows: list[tuple[Any, ...]], domains: Mapping[Any, Any], *, ordered: bool = False
+) -> Trades:
+    """``trades_from_window`` for rows that start with their id: (id, condition_id, side, size,
+    price, timestamp), sorted here into (timestamp, id) order unless ``ordered``.
+
+    Raises FeatureError naming the first offending row in the order given, by its id.
+    """
+    try:
+        trades = trades_from_window([row[1:] for row in rows], domains)
+    except BadTradeRow as bad:
+        raise bad.naming(rows[bad.index][0]) from None
+    if ordered:
+        return trades
+    return trades_from_window([row[1:] for row in sorted(rows, key=itemgetter(5, 0))], domains)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +186,7 @@ def compute_features(inputs: WalletInputs, now: int, window_days: int) -> Featur
     """All features of one wallet at ``now`` (window trades already selected by the store)."""
     t = inputs.trades
     total_pnl = _total_pnl(inputs)
-    n = len(t.ids)
+    n = len(t.markets)
     if n == 0:
         return Features(total_pnl=total_pnl, active_positions=inputs.active_positions)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from classifier.features import WalletInputs, trades_from_rows
+from classifier.features import BadTradeRow, WalletInputs, trades_from_window
 from classifier.sqlmath import describe
 from classifier.stage1 import WalletSummary
 from persona_bench.kernel.errors import UserError
@@ -373,8 +373,26 @@ def stage1_summaries(
     return [WalletSummary(w, *found[w][1:]) for w in wallets]
 
 
-_WINDOW_TRADES = """SELECT id, condition_id, side, size, price, timestamp FROM trades_raw
+# The window trades in (timestamp, id) order, without the id: a Python int a row that only an
+# error message needs (docs/design.md). The id of a refused row is read then, in the same read
+# transaction as the rows (``_WINDOW_TRADE_ID``).
+_WINDOW_TRADES = """SELECT condition_id, side, size, price, timestamp FROM trades_raw
     WHERE proxy_wallet = ? AND timestamp >= ? ORDER BY timestamp, id"""
+_WINDOW_TRADE_ID = """SELECT id FROM trades_raw WHERE proxy_wallet = ? AND timestamp >= ?
+    ORDER BY timestamp, id LIMIT 1 OFFSET ?"""
+
+
+@contextmanager
+def _read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Within the block, every read sees the same database (one read transaction)."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")  # ends a read: nothing to write
 
 
 def _sum_or_zero(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> Any:
@@ -412,15 +430,20 @@ class WalletReader:
     def inputs(self, wallet: str, cutoff: int) -> WalletInputs:
         """Everything for ``wallet``; raises FeatureError where production's typed reads fail."""
         conn = self.conn
-        try:
-            rows = conn.execute(_WINDOW_TRADES, (wallet, cutoff)).fetchall()
-        except sqlite3.OperationalError as exc:
-            if not _is_decode_error(exc):
-                raise
-            with _lenient_text(conn):  # rare: some text is not valid UTF-8
+        domains = self.domains()
+        with _read_transaction(conn):
+            try:
                 rows = conn.execute(_WINDOW_TRADES, (wallet, cutoff)).fetchall()
-        # raises before the other queries
-        trades = trades_from_rows(rows, self.domains(), ordered=True)
+            except sqlite3.OperationalError as exc:
+                if not _is_decode_error(exc):
+                    raise
+                with _lenient_text(conn):  # rare: some text is not valid UTF-8
+                    rows = conn.execute(_WINDOW_TRADES, (wallet, cutoff)).fetchall()
+            try:  # raises before the other queries
+                trades = trades_from_window(rows, domains)
+            except BadTradeRow as bad:
+                args = (wallet, cutoff, bad.index)
+                raise bad.naming(conn.execute(_WINDOW_TRADE_ID, args).fetchone()[0]) from None
         # production's cutoff text: datetime(cutoff, 'unixepoch'), compared as SQLite compares
         (settled,) = conn.execute(
             """SELECT COUNT(*) FROM paper_trades WHERE proxy_wallet = ? AND status != 'open'

@@ -219,7 +219,7 @@ def test_values_production_reads_are_accepted():
         (2, "m1", "buy", 1.0, 0, NOW - 4),
         (3, "m1", "BUY", 1, 0.5, NOW),
     ]
-    assert len(trades_from_rows(rows, {}).ids) == 3
+    assert len(trades_from_rows(rows, {}).markets) == 3
 
 
 def test_top_domain_that_is_not_text_fails_but_a_lesser_one_does_not():

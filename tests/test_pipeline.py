@@ -26,6 +26,7 @@ from tests.helpers import (
     dump_outputs,
     history,
     job_meta,
+    trade,
     wallet,
 )
 
@@ -332,3 +333,36 @@ def test_library_raises_named_errors(tmp_path):
     with pytest.raises(DatabaseError, match="does not exist"):
         run(RunOptions(db_path=tmp_path / "nope.db", now=NOW))
     assert not (tmp_path / "nope.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        ({12: "side = NULL"}, "trades_raw id 12: side is NULL"),
+        # two refused rows: the first in (timestamp, id) order is named, not the lowest id
+        ({10: "size = 'x'", 13: "price = 'p'"}, "trades_raw id 13: price is text 'p'"),
+        ({11: "side = x'00ff'"}, "trades_raw id 11: side is a blob"),
+        ({11: "side = CAST(x'c3' AS TEXT)"}, "trades_raw id 11: side is text that is not"),
+    ],
+)
+def test_the_store_names_a_refused_window_row_by_its_id(tmp_path, bad, expected):
+    """Window rows are read without their id; only a refused row's id is read, in the same read
+    transaction: the error names the row production's read fails on, in (timestamp, id) order."""
+    from classifier import store
+    from classifier.features import FeatureError
+
+    w = "0xw"
+    stamps = {10: NOW - 5, 11: NOW - 60, 12: NOW - 60, 13: NOW - 90}  # order: 13, 11, 12, 10
+    trades = [{"id": i, **trade(w, ts)} for i, ts in stamps.items()]
+    db = build_db(tmp_path / "x.db", {"wallets": [wallet(w)], "trades_raw": trades})
+    with sqlite3.connect(db) as conn:
+        for row_id, change in bad.items():
+            conn.execute(f"UPDATE trades_raw SET {change} WHERE id = ?", (row_id,))
+    conn.close()
+    reader = store.open_reader(db)
+    try:
+        with pytest.raises(FeatureError, match=rf"^{expected}"):
+            store.WalletReader(reader).inputs(w, NOW - 180 * DAY)
+        assert not reader.in_transaction  # the read transaction ended with the error
+    finally:
+        reader.close()

@@ -153,14 +153,16 @@ def test_efficiency_divides_by_usable_cores_and_by_tasks() -> None:
 
 
 def test_serial_fraction_and_amdahl_bound_from_phases() -> None:
-    """f = (wall - Stage 1 - features) / wall; bound = 1 / (f + (1 - f) / min(n, cores))."""
+    """f = (wall - Stage 1 - features - Stage 2) / wall: a chunk job runs all three on a
+    worker; bound = 1 / (f + (1 - f) / min(n, cores))."""
     results = _results(serial=[(10.0, 10.0)] * 3, parallel={4: [7.0] * 3}, cpu_count=2)
     for run in results["runs"]:
         if run["mode"] == "serial":
-            run["summary"]["phases"] = {"stage1_s": 1.0, "features_s": 7.5, "write_s": 1.0}
+            phases = {"stage1_s": 1.0, "features_s": 7.0, "classify_s": 0.5, "write_s": 1.0}
+            run["summary"]["phases"] = phases
             run["summary"]["wall_s"] = 9.5
     a = analyse(results)
-    assert a.serial_fraction == pytest.approx(0.15)  # (10 - 1 - 7.5) / 10
+    assert a.serial_fraction == pytest.approx(0.15)  # (10 - 1 - 7 - 0.5) / 10
     assert a.amdahl(4) == pytest.approx(1 / (0.15 + 0.85 / 2))
     assert a.amdahl(1) == pytest.approx(1.0)
     assert a.serial_breakdown is not None

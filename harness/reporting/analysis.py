@@ -34,6 +34,7 @@ from harness.results import Results, ResultsError, Run, as_results
 
 SERIAL = "serial"
 PHASES = ("stage1_s", "features_s", "classify_s", "write_s", "other_s")
+POOLED_PHASES = ("stage1_s", "features_s", "classify_s")  # what a chunk job runs on a worker
 Effect = Literal["gain", "none", "slower", "too_few_rounds"]
 EFFECT_WORDS = {
     "gain": "faster",
@@ -285,8 +286,9 @@ def analyse(results: Results | Mapping[str, Any]) -> Analysis:
     serial_breakdown = _breakdown(serial)
     fraction = None
     if serial_breakdown is not None and serial_breakdown.wall > 0:
-        # the pool's jobs run Stage 1 and the features of a chunk: that is what parallelises
-        pooled = sum(serial_breakdown.phases.get(p, 0.0) for p in ("stage1_s", "features_s"))
+        # the pool's jobs run Stage 1, the features and Stage 2 of a chunk
+        # (``executor.evaluate_chunk``): that is what parallelises
+        pooled = sum(serial_breakdown.phases.get(p, 0.0) for p in POOLED_PHASES)
         fraction = min(max(1.0 - pooled / serial_breakdown.wall, 0.0), 1.0)
     failed = tuple(r for r in results.runs if not r.ok)
     verdict = results.verdict

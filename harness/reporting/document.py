@@ -248,9 +248,10 @@ def _phases(a: Analysis, plots: Sequence[str]) -> str:
     if a.serial_fraction is not None:
         f = a.serial_fraction
         text += (
-            f"\n\nSerial fraction f = (wall - Stage 1 - features) / wall of the serial run = "
-            f"**{f:.1%}**: the workers' jobs run Stage 1 and the features; Stage 2, the writes "
-            f"and start-up stay serial. Amdahl's bound is 1 / (f + (1 - f) / min(tasks, cores))."
+            f"\n\nSerial fraction f = (wall - Stage 1 - features - Stage 2) / wall of the serial"
+            f" run = **{f:.1%}**: the workers' jobs run Stage 1, the features and Stage 2; the"
+            f" writes and start-up stay serial. Amdahl's bound is 1 / (f + (1 - f) /"
+            f" min(tasks, cores))."
             f"\n\n"
         )
         rows = []

@@ -81,6 +81,9 @@ class Measurement:
     peak_rss_max_bytes: int
     samples: int
     memory_source: str  # "pss" or "rss" (fallback)
+    # CPU time the VM's host gave to others while this machine's CPUs wanted to run, during
+    # the run (``/proc/stat`` steal, every CPU summed; None where the kernel does not count it)
+    host_steal_s: float | None = None
     sampler: dict[str, Any] = field(default_factory=dict)
     stdout: str = ""
     stderr_tail: str = ""
@@ -97,6 +100,30 @@ class Measurement:
         data["command"] = list(self.command)
         data["cpu_s"] = self.cpu_s
         return data
+
+
+def steal_ticks(proc_stat: str) -> int | None:
+    """The machine's steal time in clock ticks, from the text of ``/proc/stat`` (its ``cpu``
+    line: user nice system idle iowait irq softirq steal ...), or None when it has none."""
+    for line in proc_stat.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "cpu":
+            return int(fields[8]) if len(fields) > 8 else None
+    return None
+
+
+def host_steal_s() -> float | None:
+    """Seconds of CPU the VM's host has given to others since boot (None: not counted here).
+
+    A virtual machine's CPUs run only when its host schedules them; the wall time of a run then
+    grows by time nobody on this machine can see, which this counter measures.
+    """
+    try:
+        with open("/proc/stat") as fh:
+            ticks = steal_ticks(fh.read())
+    except OSError:
+        return None
+    return None if ticks is None else ticks / _CLK_TCK
 
 
 # ---- /proc readers (Linux); every reader returns None for a process that is gone ------------
@@ -387,6 +414,7 @@ def run_measured(
             switch = sys.getswitchinterval()
             sys.setswitchinterval(min(switch, SWITCH_INTERVAL_S))
             try:
+                steal0 = host_steal_s()
                 start = time.monotonic()
                 try:
                     # files, not pipes: a chatty child can never block on a full pipe
@@ -412,6 +440,7 @@ def run_measured(
                     proc.wait()
                     raise
                 wall = ended - start
+                steal1 = host_steal_s()
                 proc.returncode = os.waitstatus_to_exitcode(status)  # we reaped it, not Popen
                 monitor.stop.set()
                 monitor.join()
@@ -438,6 +467,7 @@ def run_measured(
         peak_pss_bytes=tree.pss,
         peak_uss_bytes=tree.uss,
         peak_rss_max_bytes=tree.rss_max,
+        host_steal_s=None if steal0 is None or steal1 is None else steal1 - steal0,
         samples=tree.samples,
         memory_source=tree.source,
         sampler=_sampler_report(monitor, tree, wall, subreaper),

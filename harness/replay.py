@@ -270,6 +270,7 @@ def run_one(
         peak_pss_bytes=m.peak_pss_bytes,
         peak_uss_bytes=m.peak_uss_bytes,
         peak_rss_max_bytes=m.peak_rss_max_bytes,
+        host_steal_s=m.host_steal_s,
         samples=m.samples,
         memory_source=m.memory_source,
         sampler=m.sampler,

@@ -79,6 +79,7 @@ class Run:
     peak_pss_bytes: int | None = None
     peak_uss_bytes: int | None = None
     peak_rss_max_bytes: int | None = None
+    host_steal_s: float | None = None  # CPU the host gave to others during the run (measure)
     samples: int | None = None
     memory_source: str | None = None
     sampler: Mapping[str, Any] | None = None
@@ -305,7 +306,7 @@ _INT = ("round", "tasks", "order", "exit_code", "peak_pss_bytes", "peak_uss_byte
 _INT2 = ("peak_rss_max_bytes", "samples")
 _FLOAT = (
     "wall_s", "cpu_user_s", "cpu_system_s", "cpu_s", "cpu_rusage_s", "cpu_proc_s",
-    "inputs_check_s",
+    "inputs_check_s", "host_steal_s",
 )  # fmt: skip
 _BOOL = ("timed_out", "failed")
 _STR = ("label", "mode", "failure", "stderr_tail", "cpu_source", "memory_source", "target", "role")

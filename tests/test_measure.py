@@ -201,3 +201,20 @@ def test_the_sampler_reports_its_own_cost() -> None:
     assert 0 <= cost["cpu_s"] <= m.wall_s + 0.05
     assert cost["budget"] == measure.SAMPLER_BUDGET
     assert cost["interval_s"]["min"] >= measure.MIN_INTERVAL_S
+
+
+def test_steal_is_the_eighth_value_of_the_cpu_line() -> None:
+    """/proc/stat: cpu user nice system idle iowait irq softirq steal guest guest_nice."""
+    text = "cpu  10 20 30 40 50 60 70 80 90 100\ncpu0 1 2 3 4 5 6 7 8 9 10\nintr 5\n"
+    assert measure.steal_ticks(text) == 80
+    assert measure.steal_ticks("cpu  10 20 30 40\n") is None  # a kernel that does not count it
+    assert measure.steal_ticks("intr 5\n") is None
+
+
+def test_a_measured_run_records_the_hosts_steal_time() -> None:
+    """Every measurement says how much CPU the host took meanwhile (0 on a quiet host)."""
+    if measure.host_steal_s() is None:  # not Linux, or no steal column: nothing to check
+        assert run_measured([PY, "-c", "pass"], timeout_s=30).host_steal_s is None
+        return
+    m = run_measured([PY, "-c", "pass"], timeout_s=30)
+    assert m.host_steal_s is not None and m.host_steal_s >= 0.0

@@ -260,3 +260,19 @@ def test_unwritable_output_folder_is_a_user_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(ResultsError, match="cannot create output folder"):
         report.render_report(_results(), tmp_path / "file" / "out")
+
+
+def test_the_noise_section_says_how_much_cpu_the_host_took(tmp_path: Path) -> None:
+    """Runs that carry host_steal_s: the Noise section gives the median share of a run's wall
+    and the worst run; results without it (older files) show no such line."""
+    data = _results()
+    for run in data["runs"]:
+        run["host_steal_s"] = 0.1 * run["wall_s"]  # 10% of every run's wall...
+    worst = data["runs"][3]
+    worst["host_steal_s"] = 0.5 * worst["wall_s"]  # ...but one
+    text = report.render_report(data, tmp_path / "a").read_text()
+    line = next(x for x in text.splitlines() if x.startswith("- Host steal"))
+    assert "median 10.0% of a run's wall" in line
+    assert f"round {worst['round']} {worst['label']} (50.0% of its wall)" in line
+    plain = report.render_report(_results(), tmp_path / "b").read_text()
+    assert "Host steal" not in plain

@@ -9,6 +9,7 @@ here, or "n/a" when the target did not report it. No file is written here:
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -268,6 +269,25 @@ def _phases(a: Analysis, plots: Sequence[str]) -> str:
     return text
 
 
+def _steal_line(a: Analysis) -> str | None:
+    """How much CPU the machine's host took while the runs ran (None: not measured)."""
+    measured = [
+        (r.host_steal_s, r.wall_s, r)
+        for r in a.results.runs
+        if r.host_steal_s is not None and r.wall_s
+    ]
+    if not measured:
+        return None
+    steal, wall, worst = max(measured, key=lambda m: m[0])
+    share = statistics.median(s / w for s, w, _ in measured)
+    return (
+        f"- Host steal (CPU time this virtual machine's host gave to others while the runs ran, "
+        f"`/proc/stat`, every CPU summed): median {share:.1%} of a run's wall, at most "
+        f"{_secs(steal)} in round {worst.round} {worst.label} ({steal / wall:.1%} of its wall). "
+        "Steal stretches walls unevenly: noise the A/A pairs see, not the job's."
+    )
+
+
 def _noise(a: Analysis) -> str:
     n = a.noise
     lines = ["### Noise", ""]
@@ -287,6 +307,9 @@ def _noise(a: Analysis) -> str:
             f"- All {n.serial.n} serial walls: {_secs(n.serial.low)} to {_secs(n.serial.high)} "
             f"({spread:.1%} spread)"
         )
+    steal = _steal_line(a)
+    if steal:
+        lines.append(steal)
     lines += [
         "",
         f"**Method.** Noise = median over rounds of |a − b| / min(a, b) of the A/A pair (the "

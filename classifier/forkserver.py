@@ -37,9 +37,10 @@ def _main_path() -> str:
     A worker's preparation (CPython's ``multiprocessing.spawn.prepare``) runs the job's main
     script when the job was started as a file (the ``persona-bench`` console script), unless
     the process holds it already. CPython's own way to have the fork server run it once, a
-    ``__main__`` preload, does nothing on CPython 3.11 (the server is never handed the path),
-    so the server's guard runs it, from the very path spawn sends the workers. A job started
-    as a module (``python -m persona_bench``) is never run again: nothing to do then.
+    ``__main__`` preload, does nothing (CPython 3.11.7, 3.12.1 and 3.13.0 alike: the server
+    looks for a ``main_path`` key that spawn never sets), so the server's guard runs it, from
+    the very path spawn sends the workers. A job started as a module (``python -m
+    persona_bench``) is never run again: nothing to do then.
     """
     from multiprocessing import spawn
 

@@ -61,7 +61,7 @@ READY_MIN_AGE_S = 7 * 86_400  # readiness gate: a first trade at least 7 days be
 MAX_POOL_RESTARTS = 2
 MIN_CHUNKS_AHEAD = 16  # chunk results are small: a deep queue keeps workers busy past heavy chunks
 POOL_EXIT_GRACE_S = 10.0  # idle workers exit at once; one still there after this is hung
-HANG_FACTOR = 20  # without --task-timeout: a job 20x slower than the slowest so far is hung...
+HANG_FACTOR = 20  # without --task-timeout: a job 20x slower than the slowest so far is hung
 FAILURES_IN_SUMMARY = 100
 
 

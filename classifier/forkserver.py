@@ -8,6 +8,7 @@ imports run on the other core while the job imports, opens and gates the databas
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from typing import Any
@@ -31,6 +32,7 @@ def context() -> Any:
     return ctx
 
 
+@functools.cache  # a process's main script never changes; context() runs several times a run
 def _main_path() -> str:
     """The main script every worker would run again before its first job, or "".
 
